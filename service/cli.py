@@ -1,0 +1,183 @@
+"""``gpuval``: serve, migrate, seed and import."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import func, select
+from tqdm import tqdm
+
+from service import schema
+from service.config import Settings
+from service.db import make_engine, make_sessionmaker, normalise_url, unit_of_work
+from service.errors import ServiceError
+
+log = logging.getLogger("service.cli")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return int(args.func(args, settings))
+    except ServiceError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        for err in exc.errors[:50]:
+            where = f"line {err.line}: " if err.line is not None else ""
+            print(f"  {where}{err.field}: {err.reason}", file=sys.stderr)
+        if len(exc.errors) > 50:
+            print(f"  … and {len(exc.errors) - 50} more", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gpuval", description="GPU valuation service.")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the API (the embedded default migrates and seeds)")
+    serve.add_argument("--host", help="bind address (default: settings HOST)")
+    serve.add_argument("--port", type=int, help="port (default: settings PORT)")
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="upgrade the database schema to the latest migration")
+    migrate.set_defaults(func=cmd_migrate)
+
+    seed = sub.add_parser("seed", help="load the reference catalogue (idempotent)")
+    seed.set_defaults(func=cmd_seed)
+
+    imp = sub.add_parser("import", help="import models or observations from CSV or JSON")
+    imp.add_argument("what", choices=["models", "observations"])
+    imp.add_argument("file", type=Path)
+    imp.add_argument(
+        "--on-conflict", choices=["error", "skip"], default="error", help="models only"
+    )
+    imp.set_defaults(func=cmd_import)
+    return parser
+
+
+def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    schema.upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        print(f"database at revision {schema.current_revision(engine)}")
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _require_current_schema(settings: Settings) -> int | None:
+    engine = make_engine(settings.database_url)
+    try:
+        if schema.pending(engine, settings.database_url):
+            print(
+                "error: the database schema is not at the latest migration; run `gpuval migrate`.",
+                file=sys.stderr,
+            )
+            return 1
+    finally:
+        engine.dispose()
+    return None
+
+
+def cmd_seed(_args: argparse.Namespace, settings: Settings) -> int:
+    if (code := _require_current_schema(settings)) is not None:
+        return code
+    _seed(settings)
+    return 0
+
+
+def _seed(settings: Settings) -> None:
+    from service.registry.seed import seed_all
+
+    engine = make_engine(settings.database_url)
+    try:
+        with unit_of_work(make_sessionmaker(engine)) as session:
+            counts = seed_all(session)
+    finally:
+        engine.dispose()
+    for count in counts:
+        print(f"{count.table:<14} {count.inserted:>6} inserted  {count.total:>6} in reference data")
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from service.registry import bulk, service
+
+    if (code := _require_current_schema(settings)) is not None:
+        return code
+    path: Path = args.file
+    if not path.is_file():
+        print(f"error: no such file: {path}", file=sys.stderr)
+        return 2
+    content_type = "application/json" if path.suffix.lower() == ".json" else "text/csv"
+    rows = bulk.parse(path.read_bytes(), content_type)
+    engine = make_engine(settings.database_url)
+    try:
+        with (
+            tqdm(
+                total=len(rows), unit="row", desc=f"validating {path.name}", file=sys.stderr
+            ) as bar,
+            unit_of_work(make_sessionmaker(engine)) as session,
+        ):
+            if args.what == "models":
+                created, skipped = service.import_models(
+                    session, rows, on_conflict=args.on_conflict, on_row=bar.update
+                )
+            else:
+                created, skipped = service.import_observations(session, rows, on_row=bar.update), 0
+    finally:
+        engine.dispose()
+    print(f"imported {created} {args.what}" + (f", skipped {skipped} existing" if skipped else ""))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from service.app import create_app
+
+    updates = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    settings = settings.model_copy(update=updates)
+    if settings.is_sqlite:
+        _prepare_embedded(settings)
+    elif (code := _require_current_schema(settings)) is not None:
+        return code
+    print(
+        f"serving on http://{settings.host}:{settings.port} (Swagger UI at /docs)", file=sys.stderr
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=20,
+    )
+    return 0
+
+
+def _prepare_embedded(settings: Settings) -> None:
+    """The embedded default needs no setup: migrate, and load the catalogue into an empty file."""
+    from service.registry.orm import GpuModel
+
+    schema.upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with unit_of_work(make_sessionmaker(engine)) as session:
+            empty = not session.scalar(select(func.count()).select_from(GpuModel))
+    finally:
+        engine.dispose()
+    if empty:
+        url = normalise_url(settings.database_url)
+        print(f"first start on {url}: loading the reference catalogue")
+        _seed(settings)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,31 @@
+"""One typed settings object, read from the environment (prefix-free, as twelve-factor apps do)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_PATH = Path("gpuval.db")
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; every field can be set as an environment variable."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_SQLITE_PATH}",
+        description="SQLAlchemy URL. Default: an embedded SQLite file in the working directory.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    db_pool_size: int = Field(default=5, ge=1, le=100)
+    db_connect_timeout_s: float = Field(default=5.0, gt=0, le=60)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

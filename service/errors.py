@@ -1,0 +1,213 @@
+"""Domain errors and their one mapping, at the edge, to RFC 9457 ``application/problem+json``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("service.errors")
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "urn:gpuval:problem:"
+
+
+class FieldError(BaseModel):
+    """One reason an input was refused."""
+
+    field: str = Field(description="Dotted path of the failing field, e.g. `query.limit`.")
+    reason: str
+    line: int | None = Field(
+        default=None, description="Line (CSV, header is line 1) or item index (JSON) in a bulk."
+    )
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = Field(examples=[f"{PROBLEM_BASE}not-found"])
+    title: str = Field(examples=["Not Found"])
+    status: int = Field(examples=[404])
+    detail: str = Field(examples=["No GPU model with slug 'nvidia-x999'."])
+    instance: str | None = Field(default=None, examples=["/models/nvidia-x999"])
+    errors: list[FieldError] | None = None
+
+
+class ServiceError(Exception):
+    """Base of every error a caller can cause or should be told about."""
+
+    status: int = 400
+    kind: str = "bad-request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: Sequence[FieldError] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = list(errors)
+        self.headers = headers or {}
+
+
+class NotFound(ServiceError):
+    status, kind = 404, "not-found"
+
+
+class Conflict(ServiceError):
+    status, kind = 409, "conflict"
+
+
+class PreconditionFailed(ServiceError):
+    status, kind = 412, "precondition-failed"
+
+
+class PreconditionRequired(ServiceError):
+    status, kind = 428, "precondition-required"
+
+
+class InvalidInput(ServiceError):
+    status, kind = 422, "validation-error"
+
+
+class Unavailable(ServiceError):
+    status, kind = 503, "unavailable"
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    kind: str | None = None,
+    instance: str | None = None,
+    errors: Sequence[FieldError] = (),
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + (kind or _kind_for(status)),
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    if errors:
+        body["errors"] = [e.model_dump(exclude_none=True) for e in errors]
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _kind_for(status: int) -> str:
+    return HTTPStatus(status).phrase.lower().replace(" ", "-").replace("'", "")
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries declaring problem+json for the given statuses."""
+    return {
+        status: {
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
+
+
+def validation_errors(exc: RequestValidationError) -> list[FieldError]:
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        out.append(FieldError(field=".".join(loc) or "body", reason=str(err.get("msg", "invalid"))))
+    return out
+
+
+def install(app: FastAPI) -> None:
+    """Map every error to problem+json, once."""
+
+    async def on_service_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ServiceError)
+        return problem_response(
+            exc.status,
+            exc.detail,
+            kind=exc.kind,
+            instance=request.url.path,
+            errors=exc.errors,
+            headers=exc.headers,
+        )
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            return problem_response(
+                400,
+                "The request body is not valid JSON.",
+                kind="malformed-json",
+                instance=request.url.path,
+                errors=validation_errors(exc),
+            )
+        return problem_response(
+            422,
+            "The request has invalid fields; see `errors`.",
+            kind="validation-error",
+            instance=request.url.path,
+            errors=validation_errors(exc),
+        )
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        return problem_response(
+            exc.status_code, detail, instance=request.url.path, headers=dict(exc.headers or {})
+        )
+
+    async def on_stale(request: Request, exc: Exception) -> JSONResponse:
+        return problem_response(
+            412,
+            "The resource was changed by someone else meanwhile; fetch it again and retry.",
+            instance=request.url.path,
+        )
+
+    async def on_db_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", exc)
+        return problem_response(
+            503,
+            "The database is unreachable; retry shortly.",
+            kind="database-unavailable",
+            instance=request.url.path,
+            headers={"Retry-After": "2"},
+        )
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(
+            500, "An unexpected error occurred; it has been logged.", instance=request.url.path
+        )
+
+    app.add_exception_handler(ServiceError, on_service_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(StaleDataError, on_stale)
+    app.add_exception_handler(OperationalError, on_db_down)
+    app.add_exception_handler(PoolTimeoutError, on_db_down)
+    app.add_exception_handler(DBAPIError, _on_dbapi(on_db_down, on_unexpected))
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def _on_dbapi(on_db_down: Any, on_unexpected: Any) -> Any:
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DBAPIError)
+        if exc.connection_invalidated:
+            return await on_db_down(request, exc)  # type: ignore[no-any-return]
+        return await on_unexpected(request, exc)  # type: ignore[no-any-return]
+
+    return handler

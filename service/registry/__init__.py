@@ -1,0 +1,1 @@
+"""The hardware registry: GPU models, market observations, FX rates, frontier, assumptions."""

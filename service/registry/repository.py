@@ -1,0 +1,210 @@
+"""All SQL of the registry. Functions take a session and return ORM rows or plain values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select
+from sqlalchemy.orm import Session
+
+from service.registry.orm import Assumption, FrontierEntry, FxRate, GpuModel, Observation
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFilter:
+    vendor: str | None = None
+    segment: str | None = None
+    architecture: str | None = None
+    fp8: bool | None = None
+    fp4: bool | None = None
+    q: str | None = None
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        out: list[ColumnElement[bool]] = []
+        if self.vendor:
+            out.append(func.lower(GpuModel.vendor) == self.vendor.lower())
+        if self.segment:
+            out.append(GpuModel.segment == self.segment)
+        if self.architecture:
+            out.append(func.lower(GpuModel.architecture) == self.architecture.lower())
+        if self.fp8 is not None:
+            out.append(GpuModel.fp8.is_(self.fp8))
+        if self.fp4 is not None:
+            out.append(GpuModel.fp4.is_(self.fp4))
+        if self.q:
+            pattern = f"%{_escape_like(self.q.lower())}%"
+            out.append(
+                or_(
+                    *(
+                        func.lower(col).like(pattern, escape="\\")
+                        for col in (
+                            GpuModel.slug,
+                            GpuModel.vendor,
+                            GpuModel.family,
+                            GpuModel.variant,
+                            GpuModel.architecture,
+                        )
+                    )
+                )
+            )
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationFilter:
+    model: str | None = None
+    kind: str | None = None
+    term: str | None = None
+    provider: str | None = None
+    currency: str | None = None
+    observed_from: date | None = None
+    observed_to: date | None = None
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        out: list[ColumnElement[bool]] = []
+        if self.model:
+            out.append(Observation.model_slug == self.model)
+        if self.kind:
+            out.append(Observation.kind == self.kind)
+        if self.term:
+            out.append(Observation.term == self.term)
+        if self.provider:
+            pattern = f"%{_escape_like(self.provider.lower())}%"
+            out.append(func.lower(Observation.provider).like(pattern, escape="\\"))
+        if self.currency:
+            out.append(Observation.currency == self.currency)
+        if self.observed_from:
+            out.append(Observation.observed_on >= self.observed_from)
+        if self.observed_to:
+            out.append(Observation.observed_on <= self.observed_to)
+        return out
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# --- GPU models -------------------------------------------------------------------------------
+
+
+def get_model(session: Session, slug: str) -> GpuModel | None:
+    return session.get(GpuModel, slug)
+
+
+def list_models(
+    session: Session, flt: ModelFilter, *, limit: int, after: str | None
+) -> tuple[Sequence[GpuModel], int]:
+    clauses = flt.clauses()
+    total = session.scalar(select(func.count()).select_from(GpuModel).where(*clauses)) or 0
+    stmt = select(GpuModel).where(*clauses).order_by(GpuModel.slug).limit(limit + 1)
+    if after is not None:
+        stmt = stmt.where(GpuModel.slug > after)
+    return session.scalars(stmt).all(), total
+
+
+def existing_slugs(session: Session, slugs: set[str]) -> set[str]:
+    found: set[str] = set()
+    ordered = sorted(slugs)
+    for i in range(0, len(ordered), 500):
+        chunk = ordered[i : i + 500]
+        found.update(session.scalars(select(GpuModel.slug).where(GpuModel.slug.in_(chunk))))
+    return found
+
+
+def count_observations_of(session: Session, slug: str) -> int:
+    stmt = select(func.count()).select_from(Observation).where(Observation.model_slug == slug)
+    return session.scalar(stmt) or 0
+
+
+def delete_observations_of(session: Session, slug: str) -> int:
+    result = session.execute(delete(Observation).where(Observation.model_slug == slug))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- observations -----------------------------------------------------------------------------
+
+
+def get_observation(session: Session, observation_id: int) -> Observation | None:
+    return session.get(Observation, observation_id)
+
+
+def list_observations(
+    session: Session, flt: ObservationFilter, *, limit: int, after: tuple[date, int] | None
+) -> tuple[Sequence[Observation], int]:
+    clauses = flt.clauses()
+    total = session.scalar(select(func.count()).select_from(Observation).where(*clauses)) or 0
+    stmt = (
+        select(Observation)
+        .where(*clauses)
+        .order_by(Observation.observed_on, Observation.id)
+        .limit(limit + 1)
+    )
+    if after is not None:
+        on, last_id = after
+        stmt = stmt.where(
+            or_(
+                Observation.observed_on > on,
+                and_(Observation.observed_on == on, Observation.id > last_id),
+            )
+        )
+    return session.scalars(stmt).all(), total
+
+
+def insert_observations(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Bulk insert in chunks; the caller's transaction makes it all-or-nothing."""
+    for i in range(0, len(rows), 1000):
+        session.execute(insert(Observation), [dict(r, revision=1) for r in rows[i : i + 1000]])
+
+
+def existing_source_keys(session: Session, keys: set[str]) -> set[str]:
+    found: set[str] = set()
+    ordered = sorted(keys)
+    for i in range(0, len(ordered), 500):
+        chunk = ordered[i : i + 500]
+        found.update(
+            k
+            for k in session.scalars(
+                select(Observation.source_key).where(Observation.source_key.in_(chunk))
+            )
+            if k is not None
+        )
+    return found
+
+
+# --- frontier, assumptions, FX ----------------------------------------------------------------
+
+
+def list_frontier(session: Session) -> Sequence[FrontierEntry]:
+    return session.scalars(select(FrontierEntry).order_by(FrontierEntry.effective_from)).all()
+
+
+def list_assumptions(session: Session) -> Sequence[Assumption]:
+    return session.scalars(select(Assumption).order_by(Assumption.name)).all()
+
+
+def get_assumption(session: Session, name: str) -> Assumption | None:
+    return session.get(Assumption, name)
+
+
+def known_currencies(session: Session) -> set[str]:
+    return {"USD", *session.scalars(select(FxRate.currency).distinct())}
+
+
+def list_fx(
+    session: Session, *, currency: str | None, month_from: str | None, month_to: str | None
+) -> Sequence[FxRate]:
+    stmt = select(FxRate).order_by(FxRate.month, FxRate.currency)
+    if currency:
+        stmt = stmt.where(FxRate.currency == currency)
+    if month_from:
+        stmt = stmt.where(FxRate.month >= month_from)
+    if month_to:
+        stmt = stmt.where(FxRate.month <= month_to)
+    return session.scalars(stmt).all()
+
+
+def get_fx(session: Session, month: str, currency: str) -> FxRate | None:
+    return session.get(FxRate, (month, currency))

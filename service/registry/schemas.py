@@ -1,0 +1,345 @@
+"""Request and response shapes of the registry: ``XCreate / XUpdate / XRead`` families."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+Slug = Annotated[
+    str,
+    StringConstraints(min_length=2, max_length=80, pattern=SLUG_PATTERN),
+    Field(
+        description="Stable id: lowercase words joined by hyphens.",
+        examples=["nvidia-h100-sxm5-80gb"],
+    ),
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Money = Annotated[
+    float, Field(gt=0, lt=1e9, allow_inf_nan=False, description="A positive, finite amount.")
+]
+PositiveSpec = Annotated[float, Field(gt=0, lt=1e6, allow_inf_nan=False)]
+Throughput = Annotated[float, Field(ge=0, lt=1e6, allow_inf_nan=False)]
+CurrencyCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{3}$"),
+    Field(
+        description="ISO 4217 code; must be USD or a currency of the FX table.", examples=["USD"]
+    ),
+]
+Kind = Literal["lease", "sale"]
+Term = Literal["on_demand", "spot", "1m", "3m", "6m", "1y", "2y", "3y", "unknown"]
+Condition = Literal["new", "used", "unknown"]
+Segment = Literal["datacenter", "consumer"]
+Precision = Literal["bf16", "fp8", "fp4"]
+
+EARLIEST_DATE = date(2000, 1, 1)
+
+
+def _not_ancient(value: date) -> date:
+    if value < EARLIEST_DATE:
+        raise ValueError(f"must be on or after {EARLIEST_DATE.isoformat()}")
+    return value
+
+
+MarketDate = Annotated[date, AfterValidator(_not_ancient)]
+
+_H100 = {
+    "slug": "nvidia-h100-sxm5-80gb",
+    "vendor": "NVIDIA",
+    "family": "H100",
+    "variant": "SXM5 80GB",
+    "architecture": "Hopper",
+    "segment": "datacenter",
+    "release_date": "2023-03-01",
+    "launch_price_usd": 30000,
+    "memory_gb": 80,
+    "memory_bw_tbps": 3.35,
+    "tdp_w": 700,
+    "bf16_tflops": 989,
+    "fp8_tflops": 1979,
+    "fp4_tflops": 0,
+    "form_factor": "SXM5",
+    "verified": True,
+    "source": "NVIDIA H100 datasheet",
+}
+
+
+class GpuModelFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    vendor: Name
+    family: Name
+    variant: Name
+    architecture: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)
+    ]
+    segment: Segment
+    release_date: MarketDate
+    launch_price_usd: Money | None = Field(
+        default=None, description="List price at launch in USD; null where unknown."
+    )
+    memory_gb: PositiveSpec
+    memory_bw_tbps: PositiveSpec
+    tdp_w: PositiveSpec
+    bf16_tflops: Throughput = Field(description="Dense BF16 tensor TFLOPS (FP16 where no BF16).")
+    fp8_tflops: Throughput = Field(description="Dense FP8 tensor TFLOPS; 0 = no FP8.")
+    fp4_tflops: Throughput = Field(description="Dense FP4 tensor TFLOPS; 0 = no FP4.")
+    form_factor: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)
+    ]
+    verified: bool = True
+    source: LongText = ""
+    fp8: bool | None = Field(
+        default=None, description="Optional; must agree with `fp8_tflops > 0` when given."
+    )
+    fp4: bool | None = Field(
+        default=None, description="Optional; must agree with `fp4_tflops > 0` when given."
+    )
+
+    @model_validator(mode="after")
+    def _precision_flags_agree(self) -> Self:
+        for flag, tflops in (("fp8", self.fp8_tflops), ("fp4", self.fp4_tflops)):
+            given = getattr(self, flag)
+            if given is not None and given != (tflops > 0):
+                raise ValueError(f"{flag}={given} contradicts {flag}_tflops={tflops}")
+        if self.bf16_tflops == 0 and self.fp8_tflops == 0 and self.fp4_tflops == 0:
+            raise ValueError("at least one of bf16/fp8/fp4 throughput must be positive")
+        return self
+
+
+class GpuModelCreate(GpuModelFields):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_H100]})
+
+    slug: Slug
+
+
+class GpuModelReplace(GpuModelFields):
+    """PUT body: every field but the slug, which the path names."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{k: v for k, v in _H100.items() if k != "slug"}]},
+    )
+
+
+class GpuModelPatch(BaseModel):
+    """PATCH body: only the fields to change."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"launch_price_usd": 30000}]}
+    )
+
+    vendor: Name | None = None
+    family: Name | None = None
+    variant: Name | None = None
+    architecture: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] | None
+    ) = None
+    segment: Segment | None = None
+    release_date: MarketDate | None = None
+    launch_price_usd: Money | None = None
+    memory_gb: PositiveSpec | None = None
+    memory_bw_tbps: PositiveSpec | None = None
+    tdp_w: PositiveSpec | None = None
+    bf16_tflops: Throughput | None = None
+    fp8_tflops: Throughput | None = None
+    fp4_tflops: Throughput | None = None
+    form_factor: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)] | None
+    ) = None
+    verified: bool | None = None
+    source: LongText | None = None
+
+
+class GpuModelRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_H100]})
+
+    slug: str
+    vendor: str
+    family: str
+    variant: str
+    architecture: str
+    segment: str
+    release_date: date
+    launch_price_usd: float | None
+    memory_gb: float
+    memory_bw_tbps: float
+    tdp_w: float
+    bf16_tflops: float
+    fp8_tflops: float
+    fp4_tflops: float
+    fp8: bool
+    fp4: bool
+    form_factor: str
+    verified: bool
+    source: str
+    revision: int
+    created_at: datetime
+    updated_at: datetime
+
+
+_OBS = {
+    "observed_on": "2025-10-01",
+    "model": "nvidia-h100-sxm5-80gb",
+    "kind": "lease",
+    "price": 2.99,
+    "currency": "USD",
+    "term": "on_demand",
+    "provider": "Lambda",
+    "region": "US",
+    "source": "lambda.ai/pricing, captured 2025-10-01",
+}
+
+
+class ObservationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_OBS]})
+
+    observed_on: MarketDate = Field(description="When the price was quoted or paid.")
+    model: Slug = Field(description="Slug of a registered GPU model.")
+    kind: Kind
+    price: Money = Field(description="Per GPU-hour for a lease, per GPU for a sale.")
+    currency: CurrencyCode = "USD"
+    unit: Literal["gpu_hour", "gpu"] | None = Field(
+        default=None, description="Optional; must be `gpu_hour` for a lease, `gpu` for a sale."
+    )
+    term: Term = "unknown"
+    condition: Condition | None = Field(default=None, description="Sales only.")
+    provider: ShortText = ""
+    region: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] = ""
+    source: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
+    ] = Field(description="Citation: where this price can be checked.")
+    notes: LongText = ""
+
+    @model_validator(mode="after")
+    def _kind_rules(self) -> Self:
+        expected = "gpu_hour" if self.kind == "lease" else "gpu"
+        if self.unit is not None and self.unit != expected:
+            raise ValueError(f"unit must be '{expected}' for a {self.kind}")
+        self.unit = expected
+        if self.kind == "lease" and self.condition is not None:
+            raise ValueError("condition applies to sales only")
+        if self.kind == "sale" and self.term not in ("unknown",):
+            raise ValueError("term applies to leases only")
+        if self.kind == "sale" and self.condition is None:
+            self.condition = "unknown"
+        return self
+
+
+class ObservationRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**_OBS, "id": 1, "unit": "gpu_hour"}]}
+    )
+
+    id: int
+    observed_on: date
+    model: str
+    kind: str
+    price: float
+    currency: str
+    unit: str
+    term: str
+    condition: str | None
+    provider: str
+    region: str
+    source: str
+    notes: str
+    recorded_at: datetime
+    revision: int
+
+
+class FrontierEntryIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "precision": "fp4",
+                    "effective_from": "2025-08-05",
+                    "source": "OpenAI gpt-oss model card",
+                    "notes": "",
+                }
+            ]
+        },
+    )
+
+    precision: Precision
+    effective_from: MarketDate
+    source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    notes: LongText = ""
+
+
+class FrontierEntryRead(FrontierEntryIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    revision: int
+
+
+class FrontierReplace(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[FrontierEntryIn] = Field(min_length=1, max_length=3)
+
+
+class AssumptionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    value: float
+    unit: str
+    minimum: float
+    maximum: float
+    reason: str
+    revision: int
+    updated_at: datetime
+
+
+class AssumptionUpdate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"value": 0.8, "reason": "Fleet utilisation, 2026 Q3 actual"}]
+        },
+    )
+
+    value: float = Field(allow_inf_nan=False)
+    reason: LongText | None = Field(default=None, description="Why this value; kept with it.")
+
+
+class AssumptionsUpdate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"values": {"utilisation": 0.8}}]}
+    )
+
+    values: dict[
+        Annotated[str, StringConstraints(max_length=60)],
+        Annotated[float, Field(allow_inf_nan=False)],
+    ] = Field(min_length=1, max_length=100)
+
+
+class FxRateRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    month: str
+    currency: str
+    usd_per_unit: float
+    source: str
+
+
+class ImportResult(BaseModel):
+    """What a bulk import wrote."""
+
+    created: int = Field(ge=0)
+    skipped: int = Field(ge=0, description="Rows that already existed (on_conflict=skip).")
