@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -60,7 +61,21 @@ def _parser() -> argparse.ArgumentParser:
         "--on-conflict", choices=["error", "skip"], default="error", help="models only"
     )
     imp.set_defaults(func=cmd_import)
+
+    spec = sub.add_parser("openapi", help="write the OpenAPI document the app serves")
+    spec.add_argument("--output", type=Path, default=Path("openapi/openapi.json"))
+    spec.set_defaults(func=cmd_openapi)
     return parser
+
+
+def cmd_openapi(args: argparse.Namespace, settings: Settings) -> int:
+    from service.app import create_app
+
+    document = json.dumps(create_app(settings).openapi(), indent=2, sort_keys=True) + "\n"
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(document, encoding="utf-8")
+    print(f"wrote {args.output}")
+    return 0
 
 
 def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
@@ -126,12 +141,16 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             ) as bar,
             unit_of_work(make_sessionmaker(engine)) as session,
         ):
+
+            def tick() -> None:
+                bar.update()
+
             if args.what == "models":
                 created, skipped = service.import_models(
-                    session, rows, on_conflict=args.on_conflict, on_row=bar.update
+                    session, rows, on_conflict=args.on_conflict, on_row=tick
                 )
             else:
-                created, skipped = service.import_observations(session, rows, on_row=bar.update), 0
+                created, skipped = service.import_observations(session, rows, on_row=tick), 0
     finally:
         engine.dispose()
     print(f"imported {created} {args.what}" + (f", skipped {skipped} existing" if skipped else ""))

@@ -65,7 +65,7 @@ def parse_csv(text: str) -> Iterator[RawRow]:
             if count > MAX_ROWS:
                 raise _too_many()
             if None in record:
-                yield RawRow(reader.line_num, {"__extra__": record[None]})  # type: ignore[index]
+                yield RawRow(reader.line_num, {"__extra__": record[None]})
                 continue
             yield RawRow(
                 reader.line_num,

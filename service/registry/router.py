@@ -450,15 +450,15 @@ def update_assumption(
 # --- FX -----------------------------------------------------------------------------------------
 
 
-Month = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2025-01"])]
+MonthQuery = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2025-01"])]
 
 
 @router.get("/fx", tags=["fx"], response_model=Page[FxRateRead], responses=READ_ERRORS)
 def list_fx(
     session: SessionDep,
     currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$", examples=["EUR"])] = None,
-    month_from: Annotated[str | None, Month] = None,
-    month_to: Annotated[str | None, Month] = None,
+    month_from: MonthQuery = None,
+    month_to: MonthQuery = None,
 ) -> Page[FxRateRead]:
     """Monthly FX rates (US dollars per unit) used to normalise observations and convert answers."""
     rows = repository.list_fx(session, currency=currency, month_from=month_from, month_to=month_to)

@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
     StringConstraints,
     model_validator,
 )
@@ -55,7 +56,7 @@ def _not_ancient(value: date) -> date:
 
 MarketDate = Annotated[date, AfterValidator(_not_ancient)]
 
-_H100 = {
+_H100: dict[str, JsonValue] = {
     "slug": "nvidia-h100-sxm5-80gb",
     "vendor": "NVIDIA",
     "family": "H100",
@@ -190,7 +191,7 @@ class GpuModelRead(BaseModel):
     updated_at: datetime
 
 
-_OBS = {
+_OBS: dict[str, JsonValue] = {
     "observed_on": "2025-10-01",
     "model": "nvidia-h100-sxm5-80gb",
     "kind": "lease",
@@ -228,7 +229,7 @@ class ObservationCreate(BaseModel):
         expected = "gpu_hour" if self.kind == "lease" else "gpu"
         if self.unit is not None and self.unit != expected:
             raise ValueError(f"unit must be '{expected}' for a {self.kind}")
-        self.unit = expected
+        self.unit = "gpu_hour" if self.kind == "lease" else "gpu"
         if self.kind == "lease" and self.condition is not None:
             raise ValueError("condition applies to sales only")
         if self.kind == "sale" and self.term not in ("unknown",):
@@ -288,7 +289,20 @@ class FrontierEntryRead(FrontierEntryIn):
 
 
 class FrontierReplace(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {"precision": "bf16", "effective_from": "2018-01-01", "source": "…"},
+                        {"precision": "fp8", "effective_from": "2024-12-26", "source": "…"},
+                        {"precision": "fp4", "effective_from": "2025-08-05", "source": "…"},
+                    ]
+                }
+            ]
+        },
+    )
 
     items: list[FrontierEntryIn] = Field(min_length=1, max_length=3)
 

@@ -62,7 +62,7 @@ def _seed_models(session: Session) -> SeedCount:
 
 def _seed_fx(session: Session) -> SeedCount:
     records = list(csv.DictReader(data_text("fx_usd.csv").splitlines()))
-    have = set(session.execute(select(FxRate.month, FxRate.currency)).tuples())
+    have = {(m, c) for m, c in session.execute(select(FxRate.month, FxRate.currency))}
     new = [r for r in records if (r["month"], r["currency"]) not in have]
     session.add_all(
         FxRate(

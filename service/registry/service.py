@@ -314,12 +314,12 @@ def replace_frontier(
     session.flush()
     by_precision = {row.precision: row for row in current}
     for precision, entry in wanted.items():
-        row = by_precision.get(precision)
-        if row is None:
+        existing = by_precision.get(precision)
+        if existing is None:
             session.add(FrontierEntry(**entry.model_dump()))
             continue
         for key, value in entry.model_dump().items():
-            setattr(row, key, value)
+            setattr(existing, key, value)
     session.flush()
     return repository.list_frontier(session)
 

@@ -1,0 +1,109 @@
+"""``gpuval`` commands against a real database of the backend under test."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from service import cli, schema
+from service.db import make_engine, make_sessionmaker
+from service.registry.orm import GpuModel, Observation
+from tests.conftest import Backend, create_empty_database, drop_database
+
+
+@pytest.fixture
+def empty_url(backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    url = create_empty_database(backend, tmp_path)
+    monkeypatch.setenv("DATABASE_URL", url)
+    yield url
+    drop_database(backend, url)
+
+
+def counts(url: str) -> tuple[int, int]:
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as session:
+        result = (
+            int(session.scalar(select(func.count()).select_from(GpuModel)) or 0),
+            int(session.scalar(select(func.count()).select_from(Observation)) or 0),
+        )
+    engine.dispose()
+    return result
+
+
+def test_seed_refuses_before_migrate_then_loads_once(
+    empty_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["seed"]) == 1
+    assert "gpuval migrate" in capsys.readouterr().err
+    assert cli.main(["migrate"]) == 0
+    assert cli.main(["seed"]) == 0
+    first = capsys.readouterr().out
+    assert "observations" in first and "2727 inserted" in first
+    assert cli.main(["seed"]) == 0
+    assert "2727 inserted" not in capsys.readouterr().out
+    assert counts(empty_url) == (37, 2727)
+
+
+def test_import_is_all_or_nothing(
+    empty_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["migrate"]) == 0
+    assert cli.main(["seed"]) == 0
+    rows = [
+        {
+            "observed_on": "2025-03-01",
+            "model_slug": "nvidia-h100-sxm5-80gb",
+            "kind": "lease",
+            "price": 2.5 + i / 1000,
+            "source": "cli test",
+        }
+        for i in range(300)
+    ]
+    rows[123]["price"] = "NaN"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(rows))
+    capsys.readouterr()
+    assert cli.main(["import", "observations", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "line 124: price" in err
+    assert counts(empty_url) == (37, 2727)
+
+    rows[123]["price"] = 2.0
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(rows))
+    assert cli.main(["import", "observations", str(good)]) == 0
+    assert "imported 300 observations" in capsys.readouterr().out
+    assert counts(empty_url) == (37, 3027)
+    assert cli.main(["import", "models", str(tmp_path / "missing.csv")]) == 2
+
+
+def test_serve_prepares_the_embedded_default_or_refuses_pending_migrations(
+    backend: Backend,
+    empty_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    started: list[object] = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: started.append(kw))
+    code = cli.main(["serve", "--port", "8765"])
+    if backend.name == "sqlite":
+        assert code == 0 and started and started[0]["port"] == 8765  # type: ignore[index]
+        engine = make_engine(empty_url)
+        assert not schema.pending(engine, empty_url)
+        engine.dispose()
+        assert counts(empty_url) == (37, 2727)
+    else:
+        assert code == 1 and not started
+        assert "gpuval migrate" in capsys.readouterr().err
+
+
+def test_openapi_command_writes_the_served_document(tmp_path: Path) -> None:
+    target = tmp_path / "spec.json"
+    assert cli.main(["openapi", "--output", str(target)]) == 0
+    from service.app import create_app
+
+    assert json.loads(target.read_text()) == create_app().openapi()
