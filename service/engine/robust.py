@@ -1,0 +1,93 @@
+"""Penalised robust regression: Huber M-estimation by iteratively reweighted least squares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["Fit", "Prior", "huber_fit"]
+
+Array = NDArray[np.float64]
+
+#: Huber's tuning constant: 95% efficiency under normal errors (Huber 1964; Holland & Welsch 1977).
+HUBER_C = 1.345
+
+
+@dataclass(frozen=True, slots=True)
+class Prior:
+    """Gaussian prior ``β ~ N(mean, sd²)`` per column (sd = inf: flat) and a smoothing penalty
+    ``Σ (D·β)² / smooth_sd²`` (D: a difference matrix, e.g. second differences of a spline)."""
+
+    mean: Array
+    sd: Array
+    difference: Array
+    smooth_sd: float
+
+
+@dataclass(frozen=True, slots=True)
+class Fit:
+    """Coefficients, robust residual scale, final robustness weights, residuals, and the
+    posterior-style covariance ``σ²·(XᵀWX + P)⁻¹``."""
+
+    beta: Array
+    scale: float
+    robust_weights: Array
+    residuals: Array
+    covariance: Array
+
+
+def _mad_scale(residuals: Array, weights: Array, floor: float) -> float:
+    """Weighted median absolute deviation / 0.6745 (consistent for normal errors), >= floor."""
+    order = np.argsort(np.abs(residuals))
+    cum = np.cumsum(weights[order])
+    median_abs = float(np.abs(residuals)[order][np.searchsorted(cum, cum[-1] / 2.0)])
+    return max(median_abs / 0.6745, floor)
+
+
+def huber_fit(
+    x: Array,
+    y: Array,
+    weights: Array,
+    prior: Prior,
+    *,
+    min_scale: float = 1e-6,
+    iterations: int = 30,
+) -> Fit:
+    """Minimise ``Σ wᵢ·ρ_c(eᵢ/σ)·σ² + ½·σ²·[(β-m)ᵀ diag(1/sd²) (β-m) + |Dβ|²/s²]``.
+
+    Huber's ρ (quadratic within c·σ, linear beyond) with σ re-estimated by weighted MAD each
+    step (never below ``min_scale``, so exact repeats cannot switch the priors off): a robust
+    MAP estimate under Gaussian priors, i.e. ridge towards prior means, which
+    is the credibility (BLUP) estimator for random effects (Robinson 1991).
+    """
+    finite = np.isfinite(prior.sd)
+    precision = np.zeros(x.shape[1])
+    precision[finite] = 1.0 / prior.sd[finite] ** 2
+    smooth = prior.difference.T @ prior.difference / prior.smooth_sd**2
+    penalty = np.diag(precision) + smooth
+    target = precision * np.where(finite, prior.mean, 0.0)
+    robust: Array = np.ones_like(y)
+    beta: Array = np.zeros(x.shape[1])
+    scale = 1.0
+    for _ in range(iterations):
+        w = weights * robust
+        scale_sq = scale * scale
+        lhs = (x.T * w) @ x + scale_sq * penalty
+        rhs = (x.T * w) @ y + scale_sq * target
+        new_beta: Array = np.asarray(np.linalg.solve(lhs, rhs), dtype=np.float64)
+        residuals = y - x @ new_beta
+        scale = _mad_scale(residuals, weights, min_scale)
+        robust = np.asarray(
+            np.minimum(1.0, HUBER_C * scale / np.maximum(np.abs(residuals), 1e-12)),
+            dtype=np.float64,
+        )
+        converged = bool(np.max(np.abs(new_beta - beta)) < 1e-7)
+        beta = new_beta
+        if converged:
+            break
+    w = weights * robust
+    lhs = (x.T * w) @ x + scale * scale * penalty
+    covariance = np.asarray(scale * scale * np.linalg.inv(lhs), dtype=np.float64)
+    return Fit(beta, scale, robust, y - x @ beta, covariance)

@@ -1,0 +1,105 @@
+"""The used-sale model behind the market approach (DESIGN.md 4.7): sale prices relative to the
+reference price, by age, time behind the frontier, condition and channel, with a model effect.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from service.engine.normalise import Normalised
+from service.engine.robust import Array, Prior, huber_fit
+
+__all__ = ["SaleFeatures", "SaleModel", "fit_sale_model"]
+
+#: (mean, sd) priors of log(price / reference price). Used units sell below new ones and
+#: values fall with age, faster behind the frontier (used V100s at 2-4% of launch after eight
+#: years, used A100 PCIe about -50% a year: data/README.md).
+_PRIORS: dict[str, tuple[float, float]] = {
+    "intercept": (0.0, math.inf),
+    "age_years": (-0.15, 0.2),
+    "years_behind": (-0.3, 0.3),
+    "used": (-0.3, 0.5),
+    "unknown_condition": (-0.15, 0.5),
+    "listing": (0.1, 0.5),
+    "system": (0.2, 0.5),
+    "commentary": (0.0, 0.5),
+    "consumer": (0.0, 0.5),
+}
+_MODEL_SD = 0.5
+#: A seller's price series around the model level (a listing tracker, an auction average).
+_SERIES_SD = 0.3
+#: Second-hand prices move fast: a half-year half-life on observation weights.
+_HALF_LIFE = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class SaleFeatures:
+    """What a sale price (per GPU) depends on, relative to the model's reference price."""
+
+    log_reference: float
+    age_years: float
+    years_behind: float
+    condition: str  # "new" | "used" | "unknown"
+    listing: bool
+    system: bool
+    commentary: bool
+    consumer: bool
+    model: str | None
+    series: str | None = None  # model x seller x condition, if observed
+
+
+@dataclass(frozen=True, slots=True)
+class SaleModel:
+    """Fitted sale model; ``credibility[slug]`` is the weight of a model's own sales."""
+
+    models: tuple[str, ...]
+    series: tuple[str, ...]
+    beta: Array
+    scale: float
+    credibility: dict[str, float]
+    counts: dict[str, int]
+
+    def row(self, f: SaleFeatures) -> Array:
+        base = [1.0, f.age_years, f.years_behind, float(f.condition == "used")]
+        base += [float(f.condition not in ("new", "used")), float(f.listing), float(f.system)]
+        base += [float(f.commentary), float(f.consumer)]
+        effects = [float(f.model == m) for m in self.models]
+        effects += [float(f.series == s) for s in self.series]
+        return np.asarray(base + effects)
+
+    def log_price(self, f: SaleFeatures) -> float:
+        """Predicted log USD per GPU: ``log P_ref + x·β``."""
+        return f.log_reference + float(self.row(f) @ self.beta)
+
+
+def fit_sale_model(
+    rows: Sequence[tuple[Normalised, SaleFeatures]], t_end: float
+) -> SaleModel | None:
+    """Penalised Huber fit of ``log(price / P_ref)``; None without sale observations."""
+    if not rows:
+        return None
+    models = tuple(sorted({f.model for _, f in rows if f.model}))
+    series = tuple(sorted({f.series for _, f in rows if f.series}))
+    shell = SaleModel(models, series, np.zeros(0), 1.0, {}, {})
+    x = np.vstack([shell.row(f) for _, f in rows])
+    y = np.array([n.log_price - f.log_reference for n, f in rows])
+    w = np.array([n.weight * 0.5 ** ((t_end - n.t) / _HALF_LIFE) for n, _ in rows])
+    w *= w.sum() / (w * w).sum()
+    means = [m for m, _ in _PRIORS.values()] + [0.0] * (len(models) + len(series))
+    sds = [s for _, s in _PRIORS.values()] + [_MODEL_SD] * len(models)
+    sds += [_SERIES_SD] * len(series)
+    prior = Prior(np.asarray(means), np.asarray(sds), np.zeros((0, len(means))), 1.0)
+    fit = huber_fit(x, y, w, prior)
+    k = (fit.scale / _MODEL_SD) ** 2
+    totals: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for (_, f), weight in zip(rows, w, strict=True):
+        if f.model:
+            totals[f.model] = totals.get(f.model, 0.0) + float(weight)
+            counts[f.model] = counts.get(f.model, 0) + 1
+    credibility = {m: totals[m] / (totals[m] + k) for m in models}
+    return SaleModel(models, series, fit.beta, fit.scale, credibility, counts)

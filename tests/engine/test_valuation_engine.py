@@ -1,0 +1,157 @@
+"""Sanity on the shipped data, determinism, point in time, FX and the assumptions registry."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from datetime import date, datetime
+
+import pytest
+
+from service.engine import (
+    ASSUMPTIONS,
+    Assumptions,
+    Observation,
+    calibrate,
+    convert,
+    quote,
+    residual,
+)
+from tests.engine.valuation_data import FRONTIER, calibration, fx, models, observations, spec
+
+JUNE_2024 = date(2024, 6, 1)
+JAN_2026 = date(2026, 1, 1)
+A100 = "nvidia-a100-sxm4-80gb"
+H100 = "nvidia-h100-sxm5-80gb"
+V100 = "nvidia-v100-sxm2-32gb"
+
+
+def test_a100_on_demand_mid_2024_is_in_line_with_the_market_and_behind() -> None:
+    q = quote(calibration(JUNE_2024), spec(A100), term="on_demand", as_of=JUNE_2024)
+    assert 1.3 <= q.rate_per_gpu_hour <= 2.5
+    assert q.regime == "behind" and q.frontier_precision == "fp8"
+    assert q.low < q.rate_per_gpu_hour < q.high
+    assert q.rate_per_gpu_month == pytest.approx(q.rate_per_gpu_hour * 730)
+
+
+def test_fp8_what_if_quotes_higher() -> None:
+    cal = calibration(JUNE_2024)
+    base = quote(cal, spec(A100), term="on_demand", as_of=JUNE_2024)
+    what_if = quote(cal, spec(A100), term="on_demand", as_of=JUNE_2024, fp8=True)
+    assert what_if.rate_per_gpu_hour > base.rate_per_gpu_hour
+    assert what_if.regime == "frontier" and what_if.inputs_digest != base.inputs_digest
+
+
+def test_h100_one_year_is_below_on_demand_as_in_the_data() -> None:
+    cal = calibration(JAN_2026)
+    on_demand = quote(cal, spec(H100), term="on_demand", as_of=JAN_2026)
+    one_year = quote(cal, spec(H100), term="1y", as_of=JAN_2026)
+    # like for like: the same provider's 1y and on-demand H100 prices on the same date
+    prices: dict[tuple[str, date, str], float] = {}
+    for o in observations():
+        if o.model_slug == H100 and o.observed_on <= JAN_2026 and o.term in ("1y", "on_demand"):
+            prices[(o.provider, o.observed_on, o.term)] = o.price
+    ratios = [
+        p / prices[(prov, on, "on_demand")]
+        for (prov, on, term), p in prices.items()
+        if term == "1y" and (prov, on, "on_demand") in prices
+    ]
+    assert ratios, "the data has paired 1y and on-demand quotes"
+    data_says_lower = sorted(ratios)[len(ratios) // 2] < 1.0
+    assert (one_year.rate_per_gpu_hour < on_demand.rate_per_gpu_hour) == data_says_lower
+
+
+def test_v100_residual_in_2026_is_a_small_fraction_of_launch_and_curve_never_rises() -> None:
+    r = residual(calibration(JAN_2026), spec(V100), as_of=JAN_2026, include_curve=True)
+    assert r.reference_price_basis == "launch_price" and r.reference_price == 11_458
+    assert 0 < r.residual_fraction < 0.15
+    assert r.curve is not None and r.curve[0].value_per_gpu == pytest.approx(r.value_per_gpu)
+    values = [p.value_per_gpu for p in r.curve]
+    assert all(b <= a + 1e-9 for a, b in itertools.pairwise(values))
+
+
+def test_unknown_launch_price_is_estimated_and_said_so() -> None:
+    r = residual(calibration(JAN_2026), spec(A100), as_of=JAN_2026)
+    assert r.reference_price_basis == "engine_estimate" and r.reference_price > 0
+    assert r.approaches.market is None and r.value_per_gpu <= r.approaches.cost
+
+
+def test_premises_order_values() -> None:
+    cal = calibration(JAN_2026)
+    values = [
+        residual(cal, spec(H100), as_of=JAN_2026, premise=p).value_per_gpu
+        for p in ("market", "orderly", "forced")
+    ]
+    assert values[0] > values[1] > values[2] > 0
+
+
+def test_same_request_same_numbers_and_digest() -> None:
+    again = calibrate(models(), observations(), fx(), FRONTIER, as_of=JUNE_2024)
+    first = quote(calibration(JUNE_2024), spec(A100), term="3y", as_of=JUNE_2024)
+    second = quote(again, spec(A100), term="3y", as_of=JUNE_2024)
+    assert dataclasses.asdict(first) == dataclasses.asdict(second)
+    assert len(first.inputs_digest) == 64
+
+
+def test_observations_recorded_after_known_at_change_nothing() -> None:
+    known_at = datetime(2024, 7, 1)
+    late = Observation(
+        date(2024, 5, 1),
+        A100,
+        "lease",
+        9.99,
+        "USD",
+        "on_demand",
+        provider="Late",
+        recorded_at=datetime(2024, 8, 1),
+    )
+    before = calibrate(models(), observations(), fx(), FRONTIER, as_of=JUNE_2024, known_at=known_at)
+    after = calibrate(
+        models(), (*observations(), late), fx(), FRONTIER, as_of=JUNE_2024, known_at=known_at
+    )
+    q1 = quote(before, spec(A100), term="on_demand", as_of=JUNE_2024)
+    q2 = quote(after, spec(A100), term="on_demand", as_of=JUNE_2024)
+    assert q1 == q2
+    assert before.fingerprint == after.fingerprint
+
+
+def test_quote_before_calibration_date_is_refused() -> None:
+    with pytest.raises(ValueError, match="precedes"):
+        quote(calibration(JUNE_2024), spec(A100), term="on_demand", as_of=date(2024, 1, 1))
+
+
+def test_invalid_term_premise_and_age_are_refused() -> None:
+    cal = calibration(JUNE_2024)
+    with pytest.raises(ValueError, match="term"):
+        quote(cal, spec(A100), term="5y", as_of=JUNE_2024)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="premise"):
+        residual(cal, spec(A100), as_of=JUNE_2024, premise="fire")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="age_months"):
+        residual(cal, spec(A100), as_of=JUNE_2024, age_months=-1)
+
+
+def test_fx_after_the_table_uses_the_latest_month_and_flags_it() -> None:
+    later = convert(100.0, "CNY", "2026-06", fx())
+    assert later.extrapolated and later.month_used == "2026-01"
+    same = convert(100.0, "EUR", date(2024, 3, 9), fx())
+    assert not same.extrapolated and same.amount == pytest.approx(100.0 / same.usd_per_unit)
+    assert convert(5.0, "usd", "2030-01", fx()).amount == 5.0
+
+
+def test_assumption_registry_is_complete_and_validated() -> None:
+    names = [s.name for s in ASSUMPTIONS]
+    assert names == list(Assumptions().as_dict())
+    for s in ASSUMPTIONS:
+        assert s.minimum <= s.default <= s.maximum and s.unit and s.reason
+    assert Assumptions.from_mapping({"utilisation": 0.6}).utilisation == 0.6
+    with pytest.raises(ValueError, match="outside"):
+        Assumptions.from_mapping({"pue": 0.5})
+    with pytest.raises(ValueError, match="unknown"):
+        Assumptions.from_mapping({"vibes": 1.0})
+
+
+def test_calibration_sees_only_the_past() -> None:
+    cal = calibration(JUNE_2024)
+    assert cal.last_observed <= JUNE_2024
+    assert math.isfinite(cal.price_to_rent) and cal.price_to_rent > 0
