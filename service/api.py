@@ -3,24 +3,61 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from typing import Annotated, Any, Generic, TypeVar
 
+import anyio
 from fastapi import Depends, Header, Query, Request, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from service.db import unit_of_work
-from service.errors import FieldError, InvalidInput, PreconditionFailed
+from service.errors import FieldError, InvalidInput, PreconditionFailed, PreconditionRequired
 
 T = TypeVar("T")
+log = logging.getLogger("service.api")
 
 
 def get_session(request: Request) -> Iterator[Session]:
     """One unit of work per request: commit on success, roll back on error, before responding."""
     with unit_of_work(request.app.state.sessions) as session:
+        session.info["request_state"] = request.state
         yield session
+
+
+class RetryingRoute(APIRoute):
+    """Runs the whole unit of work again when the database connection drops before the commit.
+
+    Nothing was committed then, so running again cannot apply a write twice. A connection lost
+    *during* the commit is not retried (its outcome is unknown): the caller gets a 503 and
+    retries with the same Idempotency-Key.
+    """
+
+    ATTEMPTS = 3
+    BACKOFF_S = 0.2
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def retrying(request: Request) -> Response:
+            for attempt in range(1, self.ATTEMPTS + 1):
+                try:
+                    return await handler(request)
+                except DBAPIError as exc:
+                    if not exc.connection_invalidated or attempt == self.ATTEMPTS:
+                        raise
+                    log.warning(
+                        "connection lost (attempt %d); running the unit of work again", attempt
+                    )
+                    await anyio.sleep(self.BACKOFF_S * attempt)
+            raise AssertionError("unreachable")
+
+        return retrying
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
@@ -33,7 +70,7 @@ CursorParam = Annotated[
 IfMatch = Annotated[
     str | None,
     Header(
-        max_length=200,
+        max_length=1000,
         description="ETag from a previous read; the write is refused with 412 if it is stale.",
     ),
 ]
@@ -74,10 +111,20 @@ def etag(revision: int | str) -> str:
     return f'"{revision}"'
 
 
+def collection_etag(members: Iterable[str]) -> str:
+    """One tag for a whole collection: it changes when any member is added, changed or removed."""
+    return etag(hashlib.sha256("|".join(members).encode()).hexdigest()[:20])
+
+
 def check_if_match(if_match: str | None, current: str) -> None:
-    """RFC 9110 §13.1.1: proceed only if a listed entity tag matches the current one (or ``*``)."""
+    """RFC 9110 §13.1.1 and RFC 6585 §3: a change must name the version it changes.
+
+    No ``If-Match`` is 428; one that matches neither the current tag nor ``*`` is 412.
+    """
     if if_match is None:
-        return
+        raise PreconditionRequired(
+            f"Send If-Match with the ETag of your last read (current: {current}) to change this."
+        )
     tags = {t.strip() for t in if_match.split(",")}
     if "*" in tags or current in tags:
         return

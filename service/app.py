@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import FrameType
 
+import uvicorn
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from service import __version__, errors, schema
+from service.audit.router import router as audit_router
+from service.auth.router import router as keys_router
 from service.config import Settings
 from service.db import make_engine, make_sessionmaker
 from service.errors import Problem
+from service.finance.router import router as finance_router
+from service.idempotency import IdempotencyMiddleware
+from service.models import load_all_models
+from service.observability import Metrics, RequestContextMiddleware
 from service.ops.router import router as ops_router
 from service.registry.router import router as registry_router
 
@@ -24,6 +33,10 @@ residual values (`/residual`), fleet valuations and book depreciation, over a ha
 of GPU models, market observations, FX rates, the precision frontier and valuation assumptions.
 
 Errors are RFC 9457 `application/problem+json`. Lists answer `{items, next_cursor, total}`.
+
+Writes need an API key with the `write` scope (`Authorization: Bearer gv_…` or `X-API-Key`);
+use **Authorize** above. Updates and deletes need `If-Match` with the entity's `ETag`; creates
+accept an `Idempotency-Key` so that a retry never writes twice.
 """
 
 TAGS = [
@@ -32,7 +45,13 @@ TAGS = [
     {"name": "frontier", "description": "Which precision is the production format, from when."},
     {"name": "assumptions", "description": "Valuation defaults with units, bounds and reasons."},
     {"name": "fx", "description": "Monthly FX rates (US dollars per unit)."},
-    {"name": "operations", "description": "Liveness and readiness."},
+    {
+        "name": "finance",
+        "description": "Assets, monthly book schedules and spreadsheet-exact depreciation.",
+    },
+    {"name": "keys", "description": "API keys with scopes (admin)."},
+    {"name": "audit", "description": "Who changed what, when, from what to what (admin)."},
+    {"name": "operations", "description": "Liveness, readiness and metrics."},
 ]
 
 
@@ -42,6 +61,8 @@ def _operation_id(route: APIRoute) -> str:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    load_all_models()
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,11 +90,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
+    app.state.metrics = metrics
     errors.install(app)
     app.include_router(ops_router)
     app.include_router(registry_router)
+    app.include_router(finance_router)
+    app.include_router(keys_router)
+    app.include_router(audit_router)
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
     _declare_problem_schema(app)
     return app
+
+
+class GracefulServer(uvicorn.Server):
+    """On the first SIGTERM/SIGINT, fail readiness and keep serving for ``drain_s`` seconds so
+    that load balancers stop sending traffic; then stop accepting and let in-flight requests
+    finish (uvicorn's graceful shutdown). A second signal stops at once."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI, *, drain_s: float) -> None:
+        super().__init__(config)
+        self._app = app
+        self._drain_s = drain_s
+        self._draining = False
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._draining or self._drain_s <= 0:
+            super().handle_exit(sig, frame)
+            return
+        self._draining = True
+        self._app.state.shutting_down = True
+        log.info("draining for %.1f s before shutdown", self._drain_s)
+        threading.Timer(self._drain_s, super().handle_exit, args=(sig, frame)).start()
 
 
 def _declare_problem_schema(app: FastAPI) -> None:

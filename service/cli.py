@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from service import schema
+from service.audit.recorder import set_actor
 from service.config import Settings
 from service.db import make_engine, make_sessionmaker, normalise_url, unit_of_work
 from service.errors import ServiceError
@@ -62,10 +66,77 @@ def _parser() -> argparse.ArgumentParser:
     )
     imp.set_defaults(func=cmd_import)
 
+    keys = sub.add_parser("keys", help="manage API keys")
+    keys_sub = keys.add_subparsers(required=True, metavar="ACTION")
+    create = keys_sub.add_parser("create", help="issue a key (printed once)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scopes", required=True, help="comma-separated: read,write,admin")
+    create.set_defaults(func=cmd_keys_create)
+    listing = keys_sub.add_parser("list", help="list keys (never the keys themselves)")
+    listing.set_defaults(func=cmd_keys_list)
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by id or prefix")
+    revoke.add_argument("key")
+    revoke.set_defaults(func=cmd_keys_revoke)
+
     spec = sub.add_parser("openapi", help="write the OpenAPI document the app serves")
     spec.add_argument("--output", type=Path, default=Path("openapi/openapi.json"))
     spec.set_defaults(func=cmd_openapi)
     return parser
+
+
+def _cli_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _cli_session(settings: Settings) -> Iterator[Session]:
+    engine = make_engine(settings.database_url)
+    try:
+        with unit_of_work(make_sessionmaker(engine)) as session:
+            set_actor(session, key_id=None, name=_cli_actor())
+            yield session
+    finally:
+        engine.dispose()
+
+
+def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
+    from service.auth import keys
+
+    if (code := _require_current_schema(settings)) is not None:
+        return code
+    with contextmanager(_cli_session)(settings) as session:
+        row, plaintext = keys.create_key(
+            session, keys.server_secret(settings), name=args.name, scopes=args.scopes
+        )
+        print(f"created key {row.id} ({row.prefix}) for {row.name!r} with scopes {row.scopes}")
+    print(plaintext)
+    print("Store it now: it is shown once and only its hash is kept.", file=sys.stderr)
+    return 0
+
+
+def cmd_keys_list(_args: argparse.Namespace, settings: Settings) -> int:
+    from service.auth import keys
+
+    if (code := _require_current_schema(settings)) is not None:
+        return code
+    with contextmanager(_cli_session)(settings) as session:
+        for row in keys.list_keys(session):
+            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+            print(f"{row.id:>4}  {row.prefix}  {row.scopes:<16} {state:<18} {row.name}")
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from service.auth import keys
+
+    if (code := _require_current_schema(settings)) is not None:
+        return code
+    with contextmanager(_cli_session)(settings) as session:
+        row = keys.revoke(session, args.key)
+        print(f"revoked key {row.id} ({row.prefix}) of {row.name!r}")
+    return 0
 
 
 def cmd_openapi(args: argparse.Namespace, settings: Settings) -> int:
@@ -115,6 +186,7 @@ def _seed(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
     try:
         with unit_of_work(make_sessionmaker(engine)) as session:
+            set_actor(session, key_id=None, name="seed")
             counts = seed_all(session)
     finally:
         engine.dispose()
@@ -141,6 +213,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             ) as bar,
             unit_of_work(make_sessionmaker(engine)) as session,
         ):
+            set_actor(session, key_id=None, name=_cli_actor())
 
             def tick() -> None:
                 bar.update()
@@ -160,7 +233,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from service.app import create_app
+    from service.app import GracefulServer, create_app
+    from service.observability import configure_logging
 
     updates = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = settings.model_copy(update=updates)
@@ -171,13 +245,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"serving on http://{settings.host}:{settings.port} (Swagger UI at /docs)", file=sys.stderr
     )
-    uvicorn.run(
-        create_app(settings),
+    configure_logging(settings.log_level, json_lines=settings.json_logs)
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        timeout_graceful_shutdown=20,
+        log_config=None,
+        timeout_graceful_shutdown=30,
     )
+    GracefulServer(config, app, drain_s=settings.shutdown_drain_s).run()
     return 0
 
 

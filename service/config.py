@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("gpuval.db")
@@ -25,6 +25,23 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     db_pool_size: int = Field(default=5, ge=1, le=100)
     db_connect_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    api_key_secret: SecretStr | None = Field(
+        default=None,
+        description="Server secret for HMAC-SHA256 hashes of API keys. Unset: a random secret is "
+        "created once in SECRET_FILE (mode 0600). Set it in production, never commit it.",
+    )
+    secret_file: Path = Path(".gpuval-secret")
+    require_read_key: bool = Field(
+        default=False,
+        description="Reads need a key with the `read` scope (writes always need one).",
+    )
+    shutdown_drain_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=120,
+        description="On SIGTERM, /readyz fails for this long before the server stops accepting.",
+    )
+    json_logs: bool = Field(default=True, description="One JSON object per log line.")
 
     @property
     def is_sqlite(self) -> bool:

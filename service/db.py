@@ -21,6 +21,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -114,13 +115,22 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return factory
 
 
+class CommitOutcomeUnknown(Exception):
+    """The connection dropped during COMMIT: the write may or may not have been applied."""
+
+
 @contextmanager
 def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One transaction: commit when the block succeeds, roll back when it raises."""
     session = factory()
     try:
         yield session
-        session.commit()
+        try:
+            session.commit()
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise CommitOutcomeUnknown(str(exc)) from exc
+            raise
     except BaseException:
         session.rollback()
         raise

@@ -16,6 +16,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.db import CommitOutcomeUnknown
+
 log = logging.getLogger("service.errors")
 
 PROBLEM_JSON = "application/problem+json"
@@ -60,6 +62,17 @@ class ServiceError(Exception):
         self.detail = detail
         self.errors = list(errors)
         self.headers = headers or {}
+
+
+class Unauthorized(ServiceError):
+    status, kind = 401, "unauthorized"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="gpuval"'})
+
+
+class Forbidden(ServiceError):
+    status, kind = 403, "forbidden"
 
 
 class NotFound(ServiceError):
@@ -199,7 +212,20 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StaleDataError, on_stale)
     app.add_exception_handler(OperationalError, on_db_down)
     app.add_exception_handler(PoolTimeoutError, on_db_down)
+
+    async def on_commit_unknown(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("connection lost during commit: %s", exc)
+        return problem_response(
+            503,
+            "The database connection dropped while committing; the change may or may not have "
+            "been applied. Retry with the same Idempotency-Key, or read before writing again.",
+            kind="commit-outcome-unknown",
+            instance=request.url.path,
+            headers={"Retry-After": "2"},
+        )
+
     app.add_exception_handler(DBAPIError, _on_dbapi(on_db_down, on_unexpected))
+    app.add_exception_handler(CommitOutcomeUnknown, on_commit_unknown)
     app.add_exception_handler(Exception, on_unexpected)
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from service import schema
 from service.app import create_app
+from service.auth.keys import SCOPES, create_key
 from service.config import Settings
 from service.db import make_engine, make_sessionmaker, normalise_url, unit_of_work
 from service.registry.seed import seed_all
@@ -87,17 +88,29 @@ def drop_database(backend: Backend, url: str) -> None:
     admin.dispose()
 
 
+TEST_SECRET = "test-secret-not-for-production"
+KEYS: dict[str, str] = {}  # scope -> plaintext key, issued in the template
+
+
 @pytest.fixture(scope="session")
 def template_url(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A migrated database holding the reference catalogue."""
+    """A migrated database holding the reference catalogue and one key per scope."""
     url = create_empty_database(backend, tmp_path_factory.mktemp("template"))
     schema.upgrade(url)
     engine = make_engine(url)
     with unit_of_work(make_sessionmaker(engine)) as session:
         seed_all(session)
+        for scope in SCOPES:
+            _, KEYS[scope] = create_key(
+                session, TEST_SECRET.encode(), name=f"test-{scope}", scopes=scope
+            )
     engine.dispose()
     yield url
     drop_database(backend, url)
+
+
+def auth(scope: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEYS[scope]}"}
 
 
 @pytest.fixture
@@ -135,17 +148,39 @@ def session(engine: Engine) -> Iterator[Session]:
         yield session
 
 
+def test_settings(db_url: str, **overrides: object) -> Settings:
+    return Settings(database_url=db_url, api_key_secret=TEST_SECRET, json_logs=False, **overrides)  # type: ignore[arg-type]
+
+
 @pytest.fixture
 async def app(db_url: str) -> AsyncIterator[FastAPI]:
-    app = create_app(Settings(database_url=db_url))
+    app = create_app(test_settings(db_url))
     async with app.router.lifespan_context(app):
         yield app
 
 
+def make_client(app: FastAPI, scope: str | None) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    headers = auth(scope) if scope else {}
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers)
+
+
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    """A caller with a `write` key."""
+    async with make_client(app, "write") as client:
+        yield client
+
+
+@pytest.fixture
+async def admin_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with make_client(app, "admin") as client:
+        yield client
+
+
+@pytest.fixture
+async def anon_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with make_client(app, None) as client:
         yield client
 
 

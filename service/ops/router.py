@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,6 +32,19 @@ class Readiness(BaseModel):
 async def healthz() -> Health:
     """The process is alive (no dependency is checked)."""
     return Health(status="ok", version=__version__)
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}}
+    },
+)
+def metrics(request: Request) -> PlainTextResponse:
+    """Prometheus metrics: requests, latency and errors by route; quotes; calibration."""
+    registry = request.app.state.metrics.registry
+    return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/readyz", response_model=Readiness, responses=responses(503))

@@ -17,11 +17,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from service.audit.orm import Audited
 from service.db import Base, UTCDateTime, Versioned, utcnow
 
 
-class GpuModel(Versioned, Base):
+class GpuModel(Audited, Versioned, Base):
     __tablename__ = "gpu_models"
+    __audit_entity__ = "model"
 
     slug: Mapped[str] = mapped_column(String(80), primary_key=True)
     vendor: Mapped[str] = mapped_column(String(40), index=True)
@@ -58,8 +60,9 @@ class GpuModel(Versioned, Base):
     )
 
 
-class Observation(Versioned, Base):
+class Observation(Audited, Versioned, Base):
     __tablename__ = "observations"
+    __audit_entity__ = "observation"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     observed_on: Mapped[date] = mapped_column(Date)
@@ -98,10 +101,11 @@ class Observation(Versioned, Base):
     )
 
 
-class FxRate(Versioned, Base):
+class FxRate(Audited, Versioned, Base):
     """US dollars per unit of a currency, monthly average (Federal Reserve H.10/G.5)."""
 
     __tablename__ = "fx_rates"
+    __audit_entity__ = "fx_rate"
 
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
@@ -111,10 +115,11 @@ class FxRate(Versioned, Base):
     __table_args__ = (CheckConstraint("usd_per_unit > 0", name="positive_rate"),)
 
 
-class FrontierEntry(Versioned, Base):
+class FrontierEntry(Audited, Versioned, Base):
     """From ``effective_from`` on, ``precision`` is the production format of the market."""
 
     __tablename__ = "frontier"
+    __audit_entity__ = "frontier"
 
     precision: Mapped[str] = mapped_column(String(8), primary_key=True)
     effective_from: Mapped[date] = mapped_column(Date)
@@ -126,10 +131,11 @@ class FrontierEntry(Versioned, Base):
     __table_args__ = (CheckConstraint("precision IN ('bf16', 'fp8', 'fp4')", name="precision"),)
 
 
-class Assumption(Versioned, Base):
+class Assumption(Audited, Versioned, Base):
     """A valuation default: a named number with its unit, bounds and the reason for its value."""
 
     __tablename__ = "assumptions"
+    __audit_entity__ = "assumption"
 
     name: Mapped[str] = mapped_column(String(60), primary_key=True)
     value: Mapped[float] = mapped_column(Float)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from service.audit import recorder as audit
 from service.registry.orm import Assumption, FrontierEntry, FxRate, GpuModel, Observation
 
 
@@ -120,6 +121,14 @@ def count_observations_of(session: Session, slug: str) -> int:
 
 
 def delete_observations_of(session: Session, slug: str) -> int:
+    """Delete a model's observations, each recorded in the audit log."""
+    victims = session.scalars(select(Observation).where(Observation.model_slug == slug)).all()
+    audit.record_bulk(
+        session,
+        action="delete",
+        entity="observation",
+        items=[(str(o.id), o.audit_snapshot()) for o in victims],
+    )
     result = session.execute(delete(Observation).where(Observation.model_slug == slug))
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -154,9 +163,20 @@ def list_observations(
 
 
 def insert_observations(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Bulk insert in chunks; the caller's transaction makes it all-or-nothing."""
+    """Bulk insert in chunks, each row audited; the caller's transaction makes it all-or-nothing."""
     for i in range(0, len(rows), 1000):
-        session.execute(insert(Observation), [dict(r, revision=1) for r in rows[i : i + 1000]])
+        chunk = [dict(r, revision=1) for r in rows[i : i + 1000]]
+        ids = session.scalars(
+            insert(Observation).returning(Observation.id, sort_by_parameter_order=True), chunk
+        ).all()
+        audit.record_bulk(
+            session,
+            action="create",
+            entity="observation",
+            items=[
+                (str(ident), {"id": ident, **row}) for ident, row in zip(ids, chunk, strict=True)
+            ],
+        )
 
 
 def existing_source_keys(session: Session, keys: set[str]) -> set[str]:

@@ -12,12 +12,14 @@ from service.api import (
     IfMatch,
     Limit,
     Page,
+    RetryingRoute,
     SessionDep,
     decode_cursor,
     encode_cursor,
     etag,
     set_etag,
 )
+from service.auth.deps import AUTH_ERRORS, authorize
 from service.errors import FieldError, InvalidInput, responses
 from service.registry import bulk, repository, service
 from service.registry.schemas import (
@@ -43,7 +45,9 @@ from service.registry.schemas import (
 
 MAX_IMPORT_BYTES = 32 * 1024 * 1024
 
-router = APIRouter()
+router = APIRouter(
+    dependencies=[Depends(authorize)], responses=AUTH_ERRORS, route_class=RetryingRoute
+)
 
 SlugPath = Annotated[
     str, Path(min_length=2, max_length=80, pattern=SLUG_PATTERN, examples=["nvidia-h100-sxm5-80gb"])
@@ -52,7 +56,7 @@ ObservationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 AssumptionName = Annotated[str, Path(max_length=60, examples=["utilisation"])]
 
 READ_ERRORS = responses(400, 422, 503)
-WRITE_ERRORS = responses(400, 404, 409, 412, 422, 503)
+WRITE_ERRORS = responses(400, 404, 409, 412, 422, 428, 503)
 
 _IMPORT_BODY: dict[str, Any] = {
     "requestBody": {
@@ -68,7 +72,13 @@ _IMPORT_BODY: dict[str, Any] = {
 
 
 async def raw_body(request: Request) -> bytes:
-    """The whole request body, refused beyond the import size limit without buffering it all."""
+    """The whole request body, refused beyond the import size limit without buffering it all.
+
+    The body is kept on the request so that a retried unit of work can read it again.
+    """
+    cached: bytes | None = getattr(request, "_body", None)
+    if cached is not None:
+        return cached
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
         raise _too_large()
@@ -79,7 +89,9 @@ async def raw_body(request: Request) -> bytes:
         if size > MAX_IMPORT_BYTES:
             raise _too_large()
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    request._body = body
+    return body
 
 
 def _too_large() -> InvalidInput:
@@ -396,9 +408,11 @@ def replace_frontier(
     response_model=Page[AssumptionRead],
     responses=responses(503),
 )
-def list_assumptions(session: SessionDep) -> Page[AssumptionRead]:
+def list_assumptions(session: SessionDep, response: Response) -> Page[AssumptionRead]:
     """The valuation defaults, with units, bounds and reasons. Every request may override them."""
-    items = [AssumptionRead.model_validate(r) for r in repository.list_assumptions(session)]
+    rows = repository.list_assumptions(session)
+    set_etag(response, service.assumptions_etag(rows))
+    items = [AssumptionRead.model_validate(r) for r in rows]
     return Page[AssumptionRead](items=items, next_cursor=None, total=len(items))
 
 
@@ -408,9 +422,12 @@ def list_assumptions(session: SessionDep) -> Page[AssumptionRead]:
     response_model=Page[AssumptionRead],
     responses=WRITE_ERRORS,
 )
-def update_assumptions(session: SessionDep, body: AssumptionsUpdate) -> Page[AssumptionRead]:
-    """Set several defaults at once, all or nothing."""
-    rows = service.update_assumptions(session, body)
+def update_assumptions(
+    session: SessionDep, body: AssumptionsUpdate, response: Response, if_match: IfMatch = None
+) -> Page[AssumptionRead]:
+    """Set several defaults at once, all or nothing (If-Match: the ETag of GET /assumptions)."""
+    rows = service.update_assumptions(session, body, if_match=if_match)
+    set_etag(response, service.assumptions_etag(rows))
     items = [AssumptionRead.model_validate(r) for r in rows]
     return Page[AssumptionRead](items=items, next_cursor=None, total=len(items))
 

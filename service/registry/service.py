@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from service.api import check_if_match, etag
+from service.api import check_if_match, collection_etag, etag
 from service.db import mark_data_changed
 from service.errors import Conflict, FieldError, InvalidInput, NotFound
 from service.registry import bulk, repository
@@ -103,6 +103,13 @@ def patch_model(
 def delete_model(session: Session, slug: str, *, cascade: bool, if_match: str | None) -> None:
     model = require_model(session, slug)
     check_if_match(if_match, etag(model.revision))
+    from service.finance.repository import count_assets_of_model  # lazy: finance imports us
+
+    assets = count_assets_of_model(session, slug)
+    if assets:
+        raise Conflict(
+            f"GPU model {slug!r} has {assets} asset(s) in the register; delete or re-model them."
+        )
     count = repository.count_observations_of(session, slug)
     if count and not cascade:
         raise Conflict(
@@ -285,7 +292,7 @@ def validate_timeline(entries: Sequence[FrontierEntryIn]) -> None:
 
 
 def timeline_etag(entries: Sequence[FrontierEntry]) -> str:
-    return etag("-".join(f"{e.precision}.{e.revision}" for e in entries) or "empty")
+    return collection_etag(f"{e.precision}.{e.revision}" for e in entries)
 
 
 def add_frontier_entry(session: Session, entry: FrontierEntryIn) -> FrontierEntry:
@@ -358,8 +365,16 @@ def update_assumption(
     return row
 
 
-def update_assumptions(session: Session, data: AssumptionsUpdate) -> Sequence[Assumption]:
-    rows = {row.name: row for row in repository.list_assumptions(session)}
+def assumptions_etag(rows: Sequence[Assumption]) -> str:
+    return collection_etag(f"{r.name}.{r.revision}" for r in rows)
+
+
+def update_assumptions(
+    session: Session, data: AssumptionsUpdate, *, if_match: str | None
+) -> Sequence[Assumption]:
+    current = repository.list_assumptions(session)
+    check_if_match(if_match, assumptions_etag(current))
+    rows = {row.name: row for row in current}
     errors: list[FieldError] = []
     for name, value in data.values.items():
         row = rows.get(name)
@@ -379,4 +394,4 @@ def update_assumptions(session: Session, data: AssumptionsUpdate) -> Sequence[As
     for name, value in data.values.items():
         rows[name].value = value
     session.flush()
-    return list(rows.values())
+    return repository.list_assumptions(session)

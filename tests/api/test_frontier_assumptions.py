@@ -39,9 +39,15 @@ async def test_frontier_replace_is_guarded_and_validated(
 
     backwards = [dict(i) for i in items]
     backwards[1]["effective_from"] = "2027-01-01"
-    assert_problem(await client.put("/frontier", json={"items": backwards}), 422, "effective_from")
+    tag = {"If-Match": current.headers["etag"]}
+    assert_problem(await client.put("/frontier", json={"items": items}), 428)
+    assert_problem(
+        await client.put("/frontier", json={"items": backwards}, headers=tag), 422, "effective_from"
+    )
     twice = [items[0], items[1], {**items[1]}]
-    assert_problem(await client.put("/frontier", json={"items": twice}), 422, "precision")
+    assert_problem(
+        await client.put("/frontier", json={"items": twice}, headers=tag), 422, "precision"
+    )
     assert version(engine) == v0
 
     ok = await client.put(
@@ -57,7 +63,7 @@ async def test_frontier_replace_is_guarded_and_validated(
         412,
     )
 
-    only_two = await client.put("/frontier", json={"items": items[:2]})
+    only_two = await client.put("/frontier", json={"items": items[:2]}, headers={"If-Match": "*"})
     assert [i["precision"] for i in only_two.json()["items"]] == ["bf16", "fp8"]
     assert_problem(await client.post("/frontier", json=items[1]), 409)
     added = await client.post("/frontier", json={**items[2], "effective_from": "2025-08-05"})
@@ -79,14 +85,21 @@ async def test_assumptions_have_units_bounds_and_reasons(client: httpx.AsyncClie
 async def test_assumption_updates(client: httpx.AsyncClient, engine: Engine) -> None:
     got = await client.get("/assumptions/utilisation")
     v0 = version(engine)
-    assert_problem(await client.put("/assumptions/utilisation", json={"value": 7}), 422, "value")
+    assert_problem(await client.put("/assumptions/utilisation", json={"value": 0.8}), 428)
+    assert_problem(
+        await client.put("/assumptions/utilisation", json={"value": 7}, headers={"If-Match": "*"}),
+        422,
+        "value",
+    )
     assert_problem(
         await client.put(
             "/assumptions/utilisation", json={"value": 0.8}, headers={"If-Match": '"0"'}
         ),
         412,
     )
-    assert_problem(await client.put("/assumptions/nope", json={"value": 1}), 404)
+    assert_problem(
+        await client.put("/assumptions/nope", json={"value": 1}, headers={"If-Match": "*"}), 404
+    )
     assert version(engine) == v0
     ok = await client.put(
         "/assumptions/utilisation",
@@ -100,14 +113,25 @@ async def test_assumption_updates(client: httpx.AsyncClient, engine: Engine) -> 
     )
     assert version(engine) == v0 + 1
 
+    star = {"If-Match": "*"}
     bad = await client.put(
-        "/assumptions", json={"values": {"utilisation": 0.7, "discount_rate": -1, "nope": 1}}
+        "/assumptions",
+        json={"values": {"utilisation": 0.7, "discount_rate": -1, "nope": 1}},
+        headers=star,
     )
     assert_problem(bad, 422, "discount_rate", "nope")
     assert (await client.get("/assumptions/utilisation")).json()["value"] == 0.8
-    many = await client.put(
-        "/assumptions", json={"values": {"utilisation": 0.7, "discount_rate": 0.1}}
+    listed = await client.get("/assumptions")
+    stale = await client.put(
+        "/assumptions", json={"values": {"utilisation": 0.7}}, headers={"If-Match": '"x"'}
     )
+    assert_problem(stale, 412)
+    many = await client.put(
+        "/assumptions",
+        json={"values": {"utilisation": 0.7, "discount_rate": 0.1}},
+        headers={"If-Match": listed.headers["etag"]},
+    )
+    assert many.status_code == 200, many.text
     values = {a["name"]: a["value"] for a in many.json()["items"]}
     assert values["utilisation"] == 0.7 and values["discount_rate"] == 0.1
 
@@ -127,7 +151,10 @@ async def test_every_registry_write_bumps_the_data_version_once(
     client: httpx.AsyncClient, engine: Engine
 ) -> None:
     v0 = version(engine)
-    await client.patch("/models/nvidia-h100-sxm5-80gb", json={"tdp_w": 699})
+    patched = await client.patch(
+        "/models/nvidia-h100-sxm5-80gb", json={"tdp_w": 699}, headers={"If-Match": "*"}
+    )
+    assert patched.status_code == 200
     assert version(engine) == v0 + 1
     rows = [
         {

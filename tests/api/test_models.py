@@ -108,7 +108,9 @@ async def test_create_read_replace_patch_delete(client: httpx.AsyncClient) -> No
     assert patched.status_code == 200 and patched.json()["tdp_w"] == 650
     assert patched.json()["memory_gb"] == 80
 
-    assert (await client.delete("/models/test-gpu-80gb")).status_code == 204
+    assert_problem(await client.delete("/models/test-gpu-80gb"), 428)
+    latest = {"If-Match": patched.headers["etag"]}
+    assert (await client.delete("/models/test-gpu-80gb", headers=latest)).status_code == 204
     assert_problem(await client.get("/models/test-gpu-80gb"), 404)
 
 
@@ -152,7 +154,9 @@ async def test_patch_that_would_make_the_model_inconsistent_is_422(
 ) -> None:
     before = (await client.get("/models/nvidia-h100-sxm5-80gb")).json()
     response = await client.patch(
-        "/models/nvidia-h100-sxm5-80gb", json={"bf16_tflops": 0, "fp8_tflops": 0, "fp4_tflops": 0}
+        "/models/nvidia-h100-sxm5-80gb",
+        json={"bf16_tflops": 0, "fp8_tflops": 0, "fp4_tflops": 0},
+        headers={"If-Match": "*"},
     )
     assert_problem(response, 422)
     assert (await client.get("/models/nvidia-h100-sxm5-80gb")).json() == before
@@ -173,9 +177,11 @@ async def test_delete_with_observations_needs_cascade(client: httpx.AsyncClient)
     slug = "nvidia-a100-sxm4-80gb"
     count = (await client.get("/observations", params={"model": slug, "limit": 1})).json()["total"]
     assert count > 0
-    assert_problem(await client.delete(f"/models/{slug}"), 409)
+    star = {"If-Match": "*"}
+    assert_problem(await client.delete(f"/models/{slug}", headers=star), 409)
     assert (await client.get(f"/models/{slug}")).status_code == 200
-    assert (await client.delete(f"/models/{slug}", params={"cascade": "true"})).status_code == 204
+    deleted = await client.delete(f"/models/{slug}", params={"cascade": "true"}, headers=star)
+    assert deleted.status_code == 204
     assert (await client.get("/observations", params={"model": slug})).json()["total"] == 0
 
 

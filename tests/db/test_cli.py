@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from service import cli, schema
 from service.db import make_engine, make_sessionmaker
@@ -19,6 +19,7 @@ from tests.conftest import Backend, create_empty_database, drop_database
 def empty_url(backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     url = create_empty_database(backend, tmp_path)
     monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("SECRET_FILE", str(tmp_path / "secret"))
     yield url
     drop_database(backend, url)
 
@@ -88,10 +89,12 @@ def test_serve_prepares_the_embedded_default_or_refuses_pending_migrations(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     started: list[object] = []
-    monkeypatch.setattr("uvicorn.run", lambda app, **kw: started.append(kw))
+    monkeypatch.setattr(
+        "service.app.GracefulServer.run", lambda self, sockets=None: started.append(self.config)
+    )
     code = cli.main(["serve", "--port", "8765"])
     if backend.name == "sqlite":
-        assert code == 0 and started and started[0]["port"] == 8765  # type: ignore[index]
+        assert code == 0 and started and started[0].port == 8765  # type: ignore[attr-defined]
         engine = make_engine(empty_url)
         assert not schema.pending(engine, empty_url)
         engine.dispose()
@@ -107,3 +110,26 @@ def test_openapi_command_writes_the_served_document(tmp_path: Path) -> None:
     from service.app import create_app
 
     assert json.loads(target.read_text()) == create_app().openapi()
+
+
+def test_keys_are_shown_once_and_stored_only_as_hashes(
+    empty_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["migrate"]) == 0
+    capsys.readouterr()
+    assert cli.main(["keys", "create", "--name", "ops", "--scopes", "write,read"]) == 0
+    out = capsys.readouterr().out
+    key = out.strip().splitlines()[-1]
+    assert key.startswith("gv_") and "scopes read,write" in out
+    engine = make_engine(empty_url)
+    with engine.connect() as connection:
+        stored = " ".join(
+            str(v) for row in connection.execute(text("SELECT * FROM api_keys")) for v in row
+        )
+    engine.dispose()
+    assert key not in stored and key.split("_")[1] in stored
+    assert cli.main(["keys", "list"]) == 0
+    assert "ops" in capsys.readouterr().out
+    assert cli.main(["keys", "revoke", key.split("_")[1]]) == 0
+    assert cli.main(["keys", "revoke", key.split("_")[1]]) == 2
+    assert cli.main(["keys", "create", "--name", "x", "--scopes", "root"]) == 2

@@ -1,0 +1,94 @@
+"""``/audit``: the audit log, for admins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import func, select
+
+from service.api import (
+    CursorParam,
+    Limit,
+    Page,
+    RetryingRoute,
+    SessionDep,
+    decode_cursor,
+    encode_cursor,
+)
+from service.audit.orm import AuditEntry
+from service.auth.deps import AUTH_ERRORS, require_admin
+from service.errors import FieldError, InvalidInput, responses
+
+router = APIRouter(
+    tags=["audit"],
+    dependencies=[Depends(require_admin)],
+    responses=AUTH_ERRORS,
+    route_class=RetryingRoute,
+)
+
+
+class AuditRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    actor_key_id: int | None
+    actor: str
+    request_id: str | None
+    action: str
+    entity: str
+    entity_id: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+@router.get("/audit", response_model=Page[AuditRead], responses=responses(422, 503))
+def list_audit(
+    session: SessionDep,
+    entity: Annotated[str | None, Query(max_length=30, examples=["model"])] = None,
+    entity_id: Annotated[
+        str | None, Query(max_length=80, examples=["nvidia-h100-sxm5-80gb"])
+    ] = None,
+    action: Literal["create", "update", "delete"] | None = None,
+    actor_key_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    since: Annotated[
+        datetime | None, Query(description="On or after this instant (ISO 8601).")
+    ] = None,
+    until: Annotated[datetime | None, Query(description="Before this instant (ISO 8601).")] = None,
+    limit: Limit = 100,
+    cursor: CursorParam = None,
+) -> Page[AuditRead]:
+    """Every recorded change, oldest first, with who made it and the values before and after."""
+    clauses = []
+    if entity:
+        clauses.append(AuditEntry.entity == entity)
+    if entity_id:
+        clauses.append(AuditEntry.entity_id == entity_id)
+    if action:
+        clauses.append(AuditEntry.action == action)
+    if actor_key_id:
+        clauses.append(AuditEntry.actor_key_id == actor_key_id)
+    for name, instant in (("since", since), ("until", until)):
+        if instant is not None and instant.tzinfo is None:
+            raise InvalidInput(
+                "Give instants with a time zone.",
+                errors=[FieldError(field=f"query.{name}", reason="naive datetime")],
+            )
+    if since:
+        clauses.append(AuditEntry.at >= since)
+    if until:
+        clauses.append(AuditEntry.at < until)
+    total = session.scalar(select(func.count()).select_from(AuditEntry).where(*clauses)) or 0
+    stmt = select(AuditEntry).where(*clauses).order_by(AuditEntry.id).limit(limit + 1)
+    if cursor:
+        (after,) = decode_cursor(cursor, 1)
+        if not isinstance(after, int):
+            raise InvalidInput("The cursor is not one this service issued.")
+        stmt = stmt.where(AuditEntry.id > after)
+    rows = session.scalars(stmt).all()
+    items = [AuditRead.model_validate(r) for r in rows[:limit]]
+    next_cursor = encode_cursor([items[-1].id]) if len(rows) > limit else None
+    return Page[AuditRead](items=items, next_cursor=next_cursor, total=total)

@@ -1,0 +1,1 @@
+"""Finance: the asset register, monthly book schedules and spreadsheet-exact depreciation."""

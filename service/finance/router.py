@@ -1,0 +1,218 @@
+"""HTTP routes of finance: the asset register, book schedules and ``GET /depreciation``."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Response, status
+
+from service.api import (
+    CursorParam,
+    IfMatch,
+    Limit,
+    Page,
+    RetryingRoute,
+    SessionDep,
+    decode_cursor,
+    encode_cursor,
+    etag,
+    set_etag,
+)
+from service.auth.deps import AUTH_ERRORS, authorize
+from service.errors import FieldError, InvalidInput, responses
+from service.finance import repository, service
+from service.finance.schemas import (
+    MONTH_PATTERN,
+    AssetCreate,
+    AssetPatch,
+    AssetRead,
+    AssetReplace,
+    AssetSchedule,
+    AssetStatus,
+    DepreciationQuery,
+    DepreciationResult,
+)
+from service.registry import bulk
+from service.registry.router import ContentType, RawBody
+from service.registry.schemas import SLUG_PATTERN, ImportResult
+
+router = APIRouter(
+    tags=["finance"],
+    dependencies=[Depends(authorize)],
+    responses=AUTH_ERRORS,
+    route_class=RetryingRoute,
+)
+
+AssetId = Annotated[int, Path(ge=1, le=2**31 - 1, examples=[1])]
+
+READ_ERRORS = responses(400, 422, 503)
+WRITE_ERRORS = responses(400, 404, 409, 412, 422, 428, 503)
+
+_IMPORT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A CSV file with a header line (the fields of `AssetCreate`; `model` "
+        "may be spelled `model_slug`), or a JSON array of `AssetCreate` objects "
+        '(or `{"items": [...]}`). All rows are written, or none.',
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+        },
+    }
+}
+
+
+@router.get("/assets", response_model=Page[AssetRead], responses=READ_ERRORS)
+def list_assets(
+    session: SessionDep,
+    model: Annotated[
+        str | None, Query(max_length=80, pattern=SLUG_PATTERN, examples=["nvidia-h100-sxm5-80gb"])
+    ] = None,
+    asset_status: Annotated[AssetStatus | None, Query(alias="status")] = None,
+    location: Annotated[
+        str | None, Query(max_length=120, description="Exact, case-insensitive.")
+    ] = None,
+    tag: Annotated[
+        str | None,
+        Query(
+            max_length=80, description="Substring of the tag, case-insensitive.", examples=["R12"]
+        ),
+    ] = None,
+    in_service_from: Annotated[
+        date | None, Query(description="In service on or after this date.")
+    ] = None,
+    in_service_to: Annotated[
+        date | None, Query(description="In service on or before this date.")
+    ] = None,
+    limit: Limit = 100,
+    cursor: CursorParam = None,
+) -> Page[AssetRead]:
+    """List assets, filtered, in id order."""
+    if in_service_from and in_service_to and in_service_from > in_service_to:
+        raise InvalidInput(
+            "`in_service_from` is after `in_service_to`.",
+            errors=[FieldError(field="query.in_service_from", reason="after `in_service_to`")],
+        )
+    after = None
+    if cursor:
+        (last_id,) = decode_cursor(cursor, 1)
+        if not isinstance(last_id, int) or isinstance(last_id, bool):
+            raise InvalidInput(
+                "The cursor is not one this service issued.",
+                errors=[FieldError(field="query.cursor", reason="malformed cursor")],
+            )
+        after = last_id
+    flt = repository.AssetFilter(model, asset_status, location, tag, in_service_from, in_service_to)
+    rows, total = repository.list_assets(session, flt, limit=limit, after=after)
+    items = [service.to_read(r) for r in rows[:limit]]
+    next_cursor = encode_cursor([items[-1].id]) if len(rows) > limit else None
+    return Page[AssetRead](items=items, next_cursor=next_cursor, total=total)
+
+
+@router.post(
+    "/assets",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AssetRead,
+    responses=responses(400, 409, 422, 503),
+)
+def create_asset(session: SessionDep, body: AssetCreate, response: Response) -> AssetRead:
+    """Register an asset: a unit or server, its cost and the terms of its book depreciation."""
+    asset = service.create_asset(session, body)
+    response.headers["Location"] = f"/assets/{asset.id}"
+    set_etag(response, etag(asset.revision))
+    return service.to_read(asset)
+
+
+@router.post(
+    "/assets/import",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ImportResult,
+    responses=responses(400, 413, 422, 503),
+    openapi_extra=_IMPORT_BODY,
+)
+def import_assets(session: SessionDep, body: RawBody, content_type: ContentType) -> ImportResult:
+    """Bulk-register assets from CSV or JSON, all or nothing; every bad row is named."""
+    rows = bulk.parse(body, content_type)
+    return ImportResult(created=service.import_assets(session, rows), skipped=0)
+
+
+@router.get("/assets/{asset_id}", response_model=AssetRead, responses=responses(404, 422, 503))
+def get_asset(session: SessionDep, asset_id: AssetId, response: Response) -> AssetRead:
+    """One asset, with its ETag for conditional updates."""
+    asset = service.require_asset(session, asset_id)
+    set_etag(response, etag(asset.revision))
+    return service.to_read(asset)
+
+
+@router.put("/assets/{asset_id}", response_model=AssetRead, responses=WRITE_ERRORS)
+def replace_asset(
+    session: SessionDep,
+    asset_id: AssetId,
+    body: AssetReplace,
+    response: Response,
+    if_match: IfMatch = None,
+) -> AssetRead:
+    """Replace every field; life and salvage here correct the terms booked from the start."""
+    asset = service.replace_asset(session, asset_id, body, if_match=if_match)
+    set_etag(response, etag(asset.revision))
+    return service.to_read(asset)
+
+
+@router.patch("/assets/{asset_id}", response_model=AssetRead, responses=WRITE_ERRORS)
+def patch_asset(
+    session: SessionDep,
+    asset_id: AssetId,
+    body: AssetPatch,
+    response: Response,
+    if_match: IfMatch = None,
+) -> AssetRead:
+    """Change some fields; a new life or salvage applies from `effective_from` on."""
+    asset = service.patch_asset(session, asset_id, body, if_match=if_match)
+    set_etag(response, etag(asset.revision))
+    return service.to_read(asset)
+
+
+@router.delete("/assets/{asset_id}", status_code=status.HTTP_204_NO_CONTENT, responses=WRITE_ERRORS)
+def delete_asset(session: SessionDep, asset_id: AssetId, if_match: IfMatch = None) -> Response:
+    """Delete an asset and its recorded changes of estimate."""
+    service.delete_asset(session, asset_id, if_match=if_match)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/assets/{asset_id}/schedule",
+    response_model=AssetSchedule,
+    responses=responses(404, 422, 503),
+)
+def get_asset_schedule(
+    session: SessionDep,
+    asset_id: AssetId,
+    through: Annotated[
+        str | None,
+        Query(
+            pattern=MONTH_PATTERN,
+            description="Last month to list, `YYYY-MM`; default the end of the life.",
+            examples=["2026-06"],
+        ),
+    ] = None,
+) -> AssetSchedule:
+    """The monthly book schedule from the in-service date: pro-rata first and last months,
+    changes of life or salvage applied prospectively, amounts in the asset's currency."""
+    return service.asset_schedule(service.require_asset(session, asset_id), through=through)
+
+
+@router.get(
+    "/depreciation",
+    response_model=DepreciationResult,
+    response_model_exclude_none=True,
+    responses=responses(422),
+)
+def get_depreciation(query: Annotated[DepreciationQuery, Query()]) -> DepreciationResult:
+    """A depreciation table with the semantics of the spreadsheet functions SLN, SYD, DDB, DB
+    and VDB, or the IRS Publication 946 MACRS percentages (GDS, 3/5/7-year, half-year or
+    mid-quarter). `amount` is VDB between `start_period` and `end_period`."""
+    return service.depreciation(query)
+
+
+__all__ = ["router"]

@@ -1,0 +1,143 @@
+"""Request ids, JSON logs and Prometheus metrics.
+
+Every response carries ``X-Request-ID`` (the caller's, when it is a sane token, else a new
+one); every log line of the request carries it too; every request is counted and timed by
+route template, so ``/models/{slug}`` is one series, not one per slug.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID = contextvars.ContextVar[str | None]("request_id", default=None)
+_SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+access_log = logging.getLogger("service.access")
+
+
+class Metrics:
+    """The service's own registry (one per app, so several apps can live in one process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "gpuval_http_requests_total",
+            "HTTP requests.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "gpuval_http_errors_total",
+            "HTTP responses with status >= 500.",
+            ["method", "route"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "gpuval_http_request_duration_seconds",
+            "Time to answer, by route.",
+            ["method", "route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.quotes = Counter(
+            "gpuval_quotes_served_total",
+            "Quotes and residuals answered.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.calibration_seconds = Gauge(
+            "gpuval_calibration_seconds",
+            "Time the last engine calibration took.",
+            registry=self.registry,
+        )
+        self.data_version = Gauge(
+            "gpuval_data_version", "Data version of the last calibration.", registry=self.registry
+        )
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _SANE_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = REQUEST_ID.set(request_id)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = scope["method"]
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(elapsed)
+            if status >= 500:
+                self.metrics.errors.labels(method, route).inc()
+            access_log.info(
+                "%s %s %s",
+                method,
+                scope["path"],
+                status,
+                extra={"status": status, "route": route, "duration_ms": round(elapsed * 1000, 2)},
+            )
+            REQUEST_ID.reset(token)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with the request id of the request being served."""
+
+    RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+        "message",
+        "asctime",
+    }
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = REQUEST_ID.get()
+        if request_id:
+            entry["request_id"] = request_id
+        entry.update({k: v for k, v in record.__dict__.items() if k not in self.RESERVED})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str, *, json_lines: bool) -> None:
+    handler = logging.StreamHandler()
+    if json_lines:
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("uvicorn.access").disabled = True  # our access log carries the request id
