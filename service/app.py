@@ -24,6 +24,9 @@ from service.models import load_all_models
 from service.observability import Metrics, RequestContextMiddleware
 from service.ops.router import router as ops_router
 from service.registry.router import router as registry_router
+from service.valuation.cache import CalibrationCache
+from service.valuation.router import router as valuation_router
+from service.valuation.service import Valuer
 
 log = logging.getLogger("service")
 
@@ -40,6 +43,10 @@ accept an `Idempotency-Key` so that a retry never writes twice.
 """
 
 TAGS = [
+    {
+        "name": "valuation",
+        "description": "Fair lease rates (/quote) and residual values (/residual).",
+    },
     {"name": "models", "description": "The GPU model registry (specs, launch prices)."},
     {"name": "observations", "description": "Market observations: lease rates and sale prices."},
     {"name": "frontier", "description": "Which precision is the production format, from when."},
@@ -91,8 +98,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.valuer = Valuer(CalibrationCache(), metrics)
     errors.install(app)
     app.include_router(ops_router)
+    app.include_router(valuation_router)
     app.include_router(registry_router)
     app.include_router(finance_router)
     app.include_router(keys_router)

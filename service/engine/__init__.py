@@ -9,7 +9,6 @@ Callers build inputs (:class:`ModelSpec`, :class:`Observation`, :class:`FxRate`,
 from service.engine.assumptions import ASSUMPTIONS, Assumptions, AssumptionSpec
 from service.engine.backtest import BacktestReport, ErrorStats, backtest
 from service.engine.calibration import Calibration, calibrate
-from service.engine.frontier import REFERENCE_FRONTIER
 from service.engine.fx import Converted, FxTable, convert
 from service.engine.income import (
     HOURS_PER_YEAR,
@@ -37,7 +36,6 @@ __all__ = [
     "HOURS_PER_YEAR",
     "PREMISES",
     "QUOTE_TERMS",
-    "REFERENCE_FRONTIER",
     "TERMS",
     "Approaches",
     "AssumptionSpec",

@@ -9,7 +9,6 @@ from datetime import date
 from service.engine.types import PRECISIONS, FrontierEntry, ModelSpec, Precision
 
 __all__ = [
-    "REFERENCE_FRONTIER",
     "Support",
     "effective_tflops",
     "frontier_at",
@@ -17,16 +16,6 @@ __all__ = [
     "months_until_left_behind",
     "support_of",
 ]
-
-#: A reference timeline (editable data, seeded into the registry). BF16 tensor cores were the
-#: production format with A100 (2020); FP8 from March 2023 (H100 general availability on the
-#: clouds; DeepSeek-V3 and others trained in FP8 by 2024); FP4 from January 2026 (assumption:
-#: Blackwell in volume, MXFP4/NVFP4 model releases in the second half of 2025).
-REFERENCE_FRONTIER: tuple[FrontierEntry, ...] = (
-    FrontierEntry(date(2017, 5, 1), "bf16"),
-    FrontierEntry(date(2023, 3, 1), "fp8"),
-    FrontierEntry(date(2026, 1, 1), "fp4"),
-)
 
 #: Dense throughput ratio between consecutive precisions on Hopper, Ada and Blackwell; used
 #: only when a what-if asserts support for a format whose throughput the registry lacks.

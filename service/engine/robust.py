@@ -76,7 +76,7 @@ def huber_fit(
         scale_sq = scale * scale
         lhs = (x.T * w) @ x + scale_sq * penalty
         rhs = (x.T * w) @ y + scale_sq * target
-        new_beta: Array = np.asarray(np.linalg.solve(lhs, rhs), dtype=np.float64)
+        new_beta: Array = np.asarray(_solve(lhs, rhs), dtype=np.float64)
         residuals = y - x @ new_beta
         scale = _mad_scale(residuals, weights, min_scale)
         robust = np.asarray(
@@ -89,5 +89,15 @@ def huber_fit(
             break
     w = weights * robust
     lhs = (x.T * w) @ x + scale * scale * penalty
-    covariance = np.asarray(scale * scale * np.linalg.inv(lhs), dtype=np.float64)
+    covariance = np.asarray(scale * scale * np.linalg.pinv(lhs), dtype=np.float64)
     return Fit(beta, scale, robust, y - x @ beta, covariance)
+
+
+def _solve(lhs: Array, rhs: Array) -> Array:
+    """``lhs⁻¹·rhs``; where the data cannot identify a coefficient (e.g. no model is behind the
+    frontier yet, so that column is all zeros and unpenalised), the minimum-norm solution
+    (Moore-Penrose; Golub & Van Loan, Matrix Computations, 5.5) sets it to zero."""
+    try:
+        return np.asarray(np.linalg.solve(lhs, rhs), dtype=np.float64)
+    except np.linalg.LinAlgError:
+        return np.asarray(np.linalg.lstsq(lhs, rhs, rcond=None)[0], dtype=np.float64)

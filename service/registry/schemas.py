@@ -94,7 +94,9 @@ class GpuModelFields(BaseModel):
     memory_gb: PositiveSpec
     memory_bw_tbps: PositiveSpec
     tdp_w: PositiveSpec
-    bf16_tflops: Throughput = Field(description="Dense BF16 tensor TFLOPS (FP16 where no BF16).")
+    bf16_tflops: PositiveSpec = Field(
+        description="Dense BF16 tensor TFLOPS (FP16 where no BF16); every valued part has one."
+    )
     fp8_tflops: Throughput = Field(description="Dense FP8 tensor TFLOPS; 0 = no FP8.")
     fp4_tflops: Throughput = Field(description="Dense FP4 tensor TFLOPS; 0 = no FP4.")
     form_factor: Annotated[
@@ -115,8 +117,6 @@ class GpuModelFields(BaseModel):
             given = getattr(self, flag)
             if given is not None and given != (tflops > 0):
                 raise ValueError(f"{flag}={given} contradicts {flag}_tflops={tflops}")
-        if self.bf16_tflops == 0 and self.fp8_tflops == 0 and self.fp4_tflops == 0:
-            raise ValueError("at least one of bf16/fp8/fp4 throughput must be positive")
         return self
 
 
@@ -154,7 +154,7 @@ class GpuModelPatch(BaseModel):
     memory_gb: PositiveSpec | None = None
     memory_bw_tbps: PositiveSpec | None = None
     tdp_w: PositiveSpec | None = None
-    bf16_tflops: Throughput | None = None
+    bf16_tflops: PositiveSpec | None = None
     fp8_tflops: Throughput | None = None
     fp4_tflops: Throughput | None = None
     form_factor: (

@@ -34,7 +34,7 @@ async def test_frontier_replace_is_guarded_and_validated(
     items: list[dict[str, Any]] = [
         {k: v for k, v in i.items() if k != "revision"} for i in current.json()["items"]
     ]
-    items[2]["effective_from"] = "2026-01-01"
+    items[2]["effective_from"] = "2025-10-01"
     v0 = version(engine)
 
     backwards = [dict(i) for i in items]
@@ -54,7 +54,7 @@ async def test_frontier_replace_is_guarded_and_validated(
         "/frontier", json={"items": items}, headers={"If-Match": current.headers["etag"]}
     )
     assert ok.status_code == 200, ok.text
-    assert ok.json()["items"][2]["effective_from"] == "2026-01-01"
+    assert ok.json()["items"][2]["effective_from"] == "2025-10-01"
     assert version(engine) == v0 + 1
     assert_problem(
         await client.put(

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, cast
 
 from service.engine import (
-    REFERENCE_FRONTIER,
     Calibration,
     FrontierEntry,
     FxRate,
@@ -19,12 +18,18 @@ from service.engine import (
 )
 
 DATA = Path(__file__).resolve().parents[2] / "service" / "data"
-FRONTIER: tuple[FrontierEntry, ...] = REFERENCE_FRONTIER
 
 
 def _rows(name: str) -> list[dict[str, str]]:
     with (DATA / name).open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
+
+
+#: The timeline the service seeds (service/data/frontier.csv), so tests price what users see.
+FRONTIER: tuple[FrontierEntry, ...] = tuple(
+    FrontierEntry(date.fromisoformat(r["effective_from"]), cast(Any, r["precision"]))
+    for r in _rows("frontier.csv")
+)
 
 
 @cache

@@ -1,0 +1,1 @@
+"""Quotes, residual values and fleet valuations: the only callers of the engine."""

@@ -1,0 +1,63 @@
+"""The calibrated state, computed once per (data version, evidence date, known_at) and shared.
+
+A registry write bumps the data version in the database; every replica reads the version per
+request, so the next request anywhere calibrates afresh. Concurrent requests for the same key
+wait for one calibration (single flight) instead of each fitting the model.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from service import engine
+
+Key = tuple[int, date, datetime | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Calibrated:
+    calibration: engine.Calibration
+    data_version: int
+    seconds: float
+
+
+class CalibrationCache:
+    def __init__(self, *, capacity: int = 16) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[Key, Calibrated] = OrderedDict()
+        self._locks: dict[Key, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.calibrations = 0
+
+    def get(self, key: Key, fit: Callable[[], engine.Calibration]) -> Calibrated:
+        with self._guard:
+            hit = self._entries.get(key)
+            if hit is not None:
+                self._entries.move_to_end(key)
+                return hit
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            with self._guard:
+                hit = self._entries.get(key)
+                if hit is not None:
+                    return hit
+            started = time.perf_counter()
+            calibration = fit()
+            entry = Calibrated(calibration, key[0], time.perf_counter() - started)
+            with self._guard:
+                self._entries[key] = entry
+                self._locks.pop(key, None)
+                self._evict(current_version=key[0])
+                self.calibrations += 1
+            return entry
+
+    def _evict(self, *, current_version: int) -> None:
+        for old in [k for k in self._entries if k[0] < current_version]:
+            del self._entries[old]
+        while len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)

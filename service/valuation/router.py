@@ -1,0 +1,153 @@
+"""``/quote`` and ``/residual``: fair lease rates and residual values."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from service.api import RetryingRoute, SessionDep
+from service.auth.deps import AUTH_ERRORS, authorize
+from service.errors import FieldError, InvalidInput, NotFound, responses
+from service.valuation import service
+from service.valuation.schemas import (
+    QuoteBatch,
+    QuoteBatchRead,
+    QuoteQuery,
+    QuoteRead,
+    QuoteRequest,
+    ResidualQuery,
+    ResidualRead,
+)
+
+router = APIRouter(
+    tags=["valuation"],
+    dependencies=[Depends(authorize)],
+    responses=AUTH_ERRORS,
+    route_class=RetryingRoute,
+)
+ERRORS = responses(400, 404, 422, 503)
+
+
+def valuer(request: Request) -> service.Valuer:
+    return request.app.state.valuer  # type: ignore[no-any-return]
+
+
+ValuerDep = Annotated[service.Valuer, Depends(valuer)]
+
+
+def _overrides(params: Any) -> dict[str, float]:
+    return {n: v for n in service.ASSUMPTION_NAMES if (v := getattr(params, n, None)) is not None}
+
+
+@router.get("/quote", response_model=QuoteRead, responses=ERRORS)
+def get_quote(
+    session: SessionDep,
+    valuer: ValuerDep,
+    params: Annotated[QuoteQuery, Query()],
+) -> QuoteRead:
+    """Fair lease rate per GPU-hour for a term, with its band, regime and components.
+
+    On-demand and spot follow the market; fixed terms come from the same value path as
+    `/residual`, so a quote and a residual never contradict each other. Any assumption may be
+    overridden as a query parameter (e.g. `utilisation=0.7`).
+    """
+    as_of = params.as_of or service.today()
+    ctx = valuer.context(session, as_of=as_of, known_at=params.known_at)
+    spec = service.spec_for(ctx, params.model, None)
+    answer = service.quote(
+        ctx,
+        spec,
+        as_of=as_of,
+        term=params.term,
+        gpus=params.gpus,
+        age_months=params.age_months,
+        fp8=params.fp8,
+        fp4=params.fp4,
+        currency=params.currency,
+        overrides=_overrides(params),
+    )
+    valuer.metrics.quotes.labels("quote").inc()
+    return answer
+
+
+@router.post("/quote", response_model=QuoteRead | QuoteBatchRead, responses=ERRORS)
+def post_quote(
+    session: SessionDep, valuer: ValuerDep, body: QuoteRequest | QuoteBatch
+) -> QuoteRead | QuoteBatchRead:
+    """Quote hardware described inline (`spec`), or up to 1,000 quotes at once (`items`).
+
+    A batch is answered whole or refused whole: every bad item is named by its index.
+    """
+    items = body.items if isinstance(body, QuoteBatch) else [body]
+    answers: list[QuoteRead] = []
+    errors: list[FieldError] = []
+    for index, item in enumerate(items):
+        try:
+            answers.append(_quote_one(session, valuer, item))
+        except InvalidInput as exc:
+            errors.extend(
+                FieldError(field=f"items.{index}.{e.field}", reason=e.reason, line=index + 1)
+                for e in exc.errors
+            )
+        except NotFound as exc:
+            errors.append(
+                FieldError(field=f"items.{index}.model", reason=exc.detail, line=index + 1)
+            )
+    if errors:
+        raise InvalidInput(
+            f"{len(errors)} problem(s) in the request; nothing was quoted.", errors=errors
+        )
+    valuer.metrics.quotes.labels("quote").inc(len(answers))
+    return QuoteBatchRead(items=answers) if isinstance(body, QuoteBatch) else answers[0]
+
+
+def _quote_one(session: SessionDep, valuer: service.Valuer, item: QuoteRequest) -> QuoteRead:
+    as_of = item.as_of or service.today()
+    ctx = valuer.context(session, as_of=as_of, known_at=item.known_at)
+    spec = service.spec_for(ctx, item.model, item.spec)
+    return service.quote(
+        ctx,
+        spec,
+        as_of=as_of,
+        term=item.term,
+        gpus=item.gpus,
+        age_months=item.age_months,
+        fp8=item.fp8,
+        fp4=item.fp4,
+        currency=item.currency,
+        overrides=item.assumptions,
+    )
+
+
+@router.get("/residual", response_model=ResidualRead, responses=ERRORS)
+def get_residual(
+    session: SessionDep,
+    valuer: ValuerDep,
+    params: Annotated[ResidualQuery, Query()],
+) -> ResidualRead:
+    """What a unit is worth: income, market and cost approaches, reconciled, on a premise.
+
+    With neither `age_months` nor `in_service_on`, the age is the model's market age
+    (as_of − release date). `include=curve` adds the value by age month.
+    """
+    as_of = params.as_of or service.today()
+    age = service.age_from(
+        as_of=as_of, age_months=params.age_months, in_service_on=params.in_service_on
+    )
+    ctx = valuer.context(session, as_of=as_of, known_at=params.known_at)
+    spec = service.spec_for(ctx, params.model, None)
+    answer = service.residual(
+        ctx,
+        spec,
+        as_of=as_of,
+        age_months=age,
+        premise=params.premise,
+        fp8=params.fp8,
+        fp4=params.fp4,
+        currency=params.currency,
+        include_curve=params.include == "curve",
+        overrides=_overrides(params),
+    )
+    valuer.metrics.quotes.labels("residual").inc()
+    return answer

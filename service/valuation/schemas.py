@@ -1,0 +1,239 @@
+"""Request and response shapes of ``/quote`` and ``/residual`` (DESIGN.md section 6)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model, model_validator
+
+from service.engine import ASSUMPTIONS
+from service.registry.schemas import (
+    CurrencyCode,
+    MarketDate,
+    Money,
+    PositiveSpec,
+    Segment,
+    Slug,
+    Throughput,
+)
+
+QuoteTerm = Literal["on_demand", "spot", "1m", "3m", "6m", "1y", "2y", "3y"]
+Premise = Literal["market", "orderly", "forced"]
+AgeMonths = Annotated[
+    float, Field(ge=0, le=600, allow_inf_nan=False, description="Age of the unit in months.")
+]
+
+
+def _assumption_fields() -> dict[str, Any]:
+    return {
+        spec.name: (
+            float | None,
+            Field(
+                default=None,
+                ge=spec.minimum,
+                le=spec.maximum,
+                allow_inf_nan=False,
+                description=f"Override ({spec.unit}); default {spec.default:g}. {spec.reason}",
+            ),
+        )
+        for spec in ASSUMPTIONS
+    }
+
+
+class _Common(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: MarketDate | None = Field(
+        default=None, description="Valuation date; default today (UTC)."
+    )
+    known_at: datetime | None = Field(
+        default=None,
+        description="Use only observations recorded by this instant (reproduce a past answer).",
+    )
+    fp8: bool | None = Field(default=None, description="What-if: assume FP8 support (or not).")
+    fp4: bool | None = Field(default=None, description="What-if: assume FP4 support (or not).")
+    currency: CurrencyCode = "USD"
+
+    @model_validator(mode="after")
+    def _aware(self) -> Self:
+        if self.known_at is not None and self.known_at.tzinfo is None:
+            raise ValueError("known_at needs a time zone, e.g. 2025-01-01T00:00:00Z")
+        return self
+
+
+class QuoteParams(_Common):
+    """Query of GET /quote; every assumption may be overridden by name as well."""
+
+    model: Slug = Field(description="GPU model slug.")
+    term: QuoteTerm = Field(default="on_demand", description="Lease term.")
+    gpus: int = Field(default=1, ge=1, le=1_000_000, description="Number of GPUs (for the total).")
+    age_months: AgeMonths | None = Field(
+        default=None, description="Age at lease start; default: new."
+    )
+
+
+class ResidualParams(_Common):
+    """Query of GET /residual; every assumption may be overridden by name as well."""
+
+    model: Slug = Field(description="GPU model slug.")
+    age_months: AgeMonths | None = Field(default=None, description="Age of the unit.")
+    in_service_on: MarketDate | None = Field(
+        default=None, description="First use (instead of age_months)."
+    )
+    premise: Premise = Field(default="market", description="market, orderly or forced liquidation.")
+    include: Literal["curve"] | None = Field(
+        default=None, description="`curve`: value by age month."
+    )
+
+
+if TYPE_CHECKING:
+    QuoteQuery = QuoteParams
+    ResidualQuery = ResidualParams
+else:
+    QuoteQuery = create_model("QuoteQuery", __base__=QuoteParams, **_assumption_fields())
+    ResidualQuery = create_model("ResidualQuery", __base__=ResidualParams, **_assumption_fields())
+
+
+class InlineSpec(BaseModel):
+    """A GPU described by its specs, for hardware that is not in the registry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    slug: Slug = "inline-gpu"
+    vendor: Annotated[str, Field(min_length=1, max_length=40)]
+    architecture: Annotated[str, Field(min_length=1, max_length=40)]
+    segment: Segment = "datacenter"
+    form_factor: Annotated[str, Field(min_length=1, max_length=60)]
+    release_date: MarketDate
+    launch_price_usd: Money | None = None
+    memory_gb: PositiveSpec
+    memory_bw_tbps: PositiveSpec
+    tdp_w: PositiveSpec
+    bf16_tflops: PositiveSpec
+    fp8_tflops: Throughput = 0
+    fp4_tflops: Throughput = 0
+
+
+_QUOTE_EXAMPLE: dict[str, JsonValue] = {
+    "model": "nvidia-h100-sxm5-80gb",
+    "term": "1y",
+    "as_of": "2026-01-01",
+    "gpus": 8,
+}
+
+
+class QuoteRequest(_Common):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_QUOTE_EXAMPLE]})
+
+    model: Slug | None = Field(default=None, description="A registered model, or give `spec`.")
+    spec: InlineSpec | None = None
+    term: QuoteTerm = "on_demand"
+    gpus: int = Field(default=1, ge=1, le=1_000_000)
+    age_months: AgeMonths | None = None
+    assumptions: dict[str, float] = Field(default_factory=dict, max_length=50)
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> Self:
+        if (self.model is None) == (self.spec is None):
+            raise ValueError(
+                "give exactly one of `model` (a registered slug) or `spec` (inline specs)"
+            )
+        return self
+
+
+class QuoteBatch(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"items": [_QUOTE_EXAMPLE, {**_QUOTE_EXAMPLE, "term": "on_demand"}]}]
+        },
+    )
+
+    items: list[QuoteRequest] = Field(min_length=1, max_length=1000)
+
+
+class FxUsed(BaseModel):
+    currency: str
+    usd_per_unit: float
+    month_used: str
+    extrapolated: bool = Field(
+        description="True when the FX table lacked the month and the last known rate was used."
+    )
+
+
+class Provenance(BaseModel):
+    data_version: int
+    calibrated_on: date = Field(description="Date of the latest evidence the calibration saw.")
+    known_at: datetime | None
+    fx: FxUsed | None
+
+
+class QuoteRead(BaseModel):
+    model: str
+    as_of: date
+    term: str
+    currency: str
+    gpus: int
+    age_months: float
+    rate_per_gpu_hour: float
+    rate_per_gpu_month: float
+    rate_total_per_hour: float
+    low: float
+    high: float
+    regime: Literal["frontier", "behind"]
+    frontier_precision: str
+    fp8: bool
+    fp4: bool
+    components: dict[str, Any]
+    observations_used: int
+    assumptions: dict[str, float]
+    engine_version: str
+    inputs_digest: str
+    provenance: Provenance
+
+
+class QuoteBatchRead(BaseModel):
+    items: list[QuoteRead]
+
+
+class Approaches(BaseModel):
+    income: float
+    market: float | None
+    cost: float
+    market_weight: float
+    reconciled: float
+
+
+class CurvePoint(BaseModel):
+    age_months: float
+    value_per_gpu: float
+    residual_fraction: float
+
+
+class ResidualRead(BaseModel):
+    model: str
+    as_of: date
+    age_months: float
+    currency: str
+    value_per_gpu: float
+    residual_fraction: float
+    reference_price: float
+    reference_price_basis: Literal["launch_price", "engine_estimate"]
+    low: float
+    high: float
+    economic_life_months: float
+    remaining_life_months: float
+    regime: Literal["frontier", "behind"]
+    frontier_precision: str
+    fp8: bool
+    fp4: bool
+    approaches: Approaches
+    premise: str
+    components: dict[str, Any]
+    observations_used: int
+    assumptions: dict[str, float]
+    engine_version: str
+    inputs_digest: str
+    provenance: Provenance
+    curve: list[CurvePoint] | None = None

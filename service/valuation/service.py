@@ -1,0 +1,308 @@
+"""Load inputs, call the engine, shape the answer. Never writes."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from service import engine
+from service.db import current_data_version
+from service.errors import FieldError, InvalidInput, NotFound
+from service.observability import Metrics
+from service.valuation import repository
+from service.valuation.cache import CalibrationCache
+from service.valuation.schemas import (
+    Approaches,
+    CurvePoint,
+    FxUsed,
+    InlineSpec,
+    Provenance,
+    QuoteRead,
+    ResidualRead,
+)
+
+ASSUMPTION_NAMES = frozenset(spec.name for spec in engine.ASSUMPTIONS)
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What one answer is computed from: the calibration, the stored defaults, the version."""
+
+    calibration: engine.Calibration
+    defaults: Mapping[str, float]
+    data_version: int
+    evidence_on: date
+    known_at: datetime | None
+
+
+@dataclass(slots=True)
+class Valuer:
+    """Per-process valuation state: the calibration cache and the metrics it reports to."""
+
+    cache: CalibrationCache
+    metrics: Metrics
+
+    def context(self, session: Session, *, as_of: date, known_at: datetime | None) -> Context:
+        version = current_data_version(session)
+        evidence_on = repository.latest_observation_on(session, as_of=as_of, known_at=known_at)
+        if evidence_on is None:
+            raise InvalidInput(
+                f"No market observations on or before {as_of.isoformat()}"
+                + (f" recorded by {known_at.isoformat()}" if known_at else "")
+                + "; choose a later as_of.",
+                errors=[FieldError(field="as_of", reason="before the first observation")],
+            )
+
+        def fit() -> engine.Calibration:
+            return engine.calibrate(
+                repository.models(session),
+                repository.observations(session, as_of=evidence_on, known_at=known_at),
+                repository.fx_rates(session),
+                repository.frontier(session),
+                as_of=evidence_on,
+                known_at=known_at,
+            )
+
+        entry = self.cache.get((version, evidence_on, known_at), fit)
+        self.metrics.calibration_seconds.set(entry.seconds)
+        self.metrics.data_version.set(version)
+        defaults = repository.assumption_values(session)
+        return Context(entry.calibration, defaults, version, evidence_on, known_at)
+
+
+def assumptions_for(ctx: Context, overrides: Mapping[str, float]) -> engine.Assumptions:
+    unknown = sorted(set(overrides) - ASSUMPTION_NAMES)
+    if unknown:
+        raise InvalidInput(
+            "Unknown assumptions.",
+            errors=[
+                FieldError(
+                    field=f"assumptions.{n}", reason="not an assumption; see GET /assumptions"
+                )
+                for n in unknown
+            ],
+        )
+    stored = {k: v for k, v in ctx.defaults.items() if k in ASSUMPTION_NAMES}
+    try:
+        return engine.Assumptions.from_mapping({**stored, **overrides})
+    except ValueError as exc:
+        raise InvalidInput(
+            str(exc), errors=[FieldError(field="assumptions", reason=str(exc))]
+        ) from exc
+
+
+def spec_for(ctx: Context, model: str | None, inline: InlineSpec | None) -> engine.ModelSpec:
+    if inline is not None:
+        return engine.ModelSpec(
+            **inline.model_dump(),
+            fp8=inline.fp8_tflops > 0,
+            fp4=inline.fp4_tflops > 0,
+        )
+    assert model is not None
+    spec = ctx.calibration.models.get(model)
+    if spec is None:
+        raise NotFound(f"No GPU model with slug {model!r}.")
+    return spec
+
+
+def _fx(ctx: Context, currency: str, as_of: date) -> engine.Converted | None:
+    if currency == "USD":
+        return None
+    try:
+        return engine.convert(1.0, currency, as_of, ctx.calibration.fx)
+    except ValueError as exc:
+        known = ", ".join(sorted(ctx.calibration.fx.currencies))
+        raise InvalidInput(
+            f"No FX rates for {currency}; known: {known}.",
+            errors=[FieldError(field="currency", reason=f"unsupported; known: {known}")],
+        ) from exc
+
+
+def _provenance(ctx: Context, fx: engine.Converted | None) -> Provenance:
+    used = None
+    if fx is not None:
+        used = FxUsed(
+            currency=fx.currency,
+            usd_per_unit=fx.usd_per_unit,
+            month_used=fx.month_used,
+            extrapolated=fx.extrapolated,
+        )
+    return Provenance(
+        data_version=ctx.data_version, calibrated_on=ctx.evidence_on, known_at=ctx.known_at, fx=used
+    )
+
+
+def _digest(engine_digest: str, fx: engine.Converted | None) -> str:
+    if fx is None:
+        return engine_digest
+    text = f"{engine_digest}|{fx.currency}|{fx.usd_per_unit!r}|{fx.month_used}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _engine_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Engine ValueErrors are about the caller's input (an age, a term, a date): 422."""
+    try:
+        return fn(*args, **kwargs)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), errors=[FieldError(field="query", reason=str(exc))]) from exc
+
+
+def quote(
+    ctx: Context,
+    spec: engine.ModelSpec,
+    *,
+    as_of: date,
+    term: str,
+    gpus: int,
+    age_months: float | None,
+    fp8: bool | None,
+    fp4: bool | None,
+    currency: str,
+    overrides: Mapping[str, float],
+) -> QuoteRead:
+    a = assumptions_for(ctx, overrides)
+    fx = _fx(ctx, currency, as_of)
+    q: engine.Quote = _engine_call(
+        engine.quote,
+        ctx.calibration,
+        spec,
+        term=term,
+        as_of=as_of,
+        age_months=age_months,
+        gpus=gpus,
+        assumptions=a,
+        fp8=fp8,
+        fp4=fp4,
+    )
+    k = 1.0 / fx.usd_per_unit if fx else 1.0
+    return QuoteRead(
+        model=q.model,
+        as_of=q.as_of,
+        term=q.term,
+        currency=currency,
+        gpus=q.gpus,
+        age_months=q.age_months,
+        rate_per_gpu_hour=q.rate_per_gpu_hour * k,
+        rate_per_gpu_month=q.rate_per_gpu_month * k,
+        rate_total_per_hour=q.rate_total_per_hour * k,
+        low=q.low * k,
+        high=q.high * k,
+        regime=q.regime,
+        frontier_precision=q.frontier_precision,
+        fp8=q.fp8,
+        fp4=q.fp4,
+        components=_finite(q.components),
+        observations_used=q.observations_used,
+        assumptions=q.assumptions,
+        engine_version=q.engine_version,
+        inputs_digest=_digest(q.inputs_digest, fx),
+        provenance=_provenance(ctx, fx),
+    )
+
+
+def residual(
+    ctx: Context,
+    spec: engine.ModelSpec,
+    *,
+    as_of: date,
+    age_months: float | None,
+    premise: str,
+    fp8: bool | None,
+    fp4: bool | None,
+    currency: str,
+    include_curve: bool,
+    overrides: Mapping[str, float],
+) -> ResidualRead:
+    a = assumptions_for(ctx, overrides)
+    fx = _fx(ctx, currency, as_of)
+    r: engine.Residual = _engine_call(
+        engine.residual,
+        ctx.calibration,
+        spec,
+        as_of=as_of,
+        age_months=age_months,
+        premise=premise,
+        assumptions=a,
+        fp8=fp8,
+        fp4=fp4,
+        include_curve=include_curve,
+    )
+    k = 1.0 / fx.usd_per_unit if fx else 1.0
+    curve = None
+    if r.curve is not None:
+        curve = [
+            CurvePoint(
+                age_months=p.age_months,
+                value_per_gpu=p.value_per_gpu * k,
+                residual_fraction=p.residual_fraction,
+            )
+            for p in r.curve
+        ]
+    return ResidualRead(
+        model=r.model,
+        as_of=r.as_of,
+        age_months=r.age_months,
+        currency=currency,
+        value_per_gpu=r.value_per_gpu * k,
+        residual_fraction=r.residual_fraction,
+        reference_price=r.reference_price * k,
+        reference_price_basis=r.reference_price_basis,
+        low=r.low * k,
+        high=r.high * k,
+        economic_life_months=r.economic_life_months,
+        remaining_life_months=r.remaining_life_months,
+        regime=r.regime,
+        frontier_precision=r.frontier_precision,
+        fp8=r.fp8,
+        fp4=r.fp4,
+        approaches=Approaches(
+            income=r.approaches.income * k,
+            market=r.approaches.market * k if r.approaches.market is not None else None,
+            cost=r.approaches.cost * k,
+            market_weight=r.approaches.market_weight,
+            reconciled=r.reconciled * k,
+        ),
+        premise=r.premise,
+        components=_finite(r.components),
+        observations_used=r.observations_used,
+        assumptions=r.assumptions,
+        engine_version=r.engine_version,
+        inputs_digest=_digest(r.inputs_digest, fx),
+        provenance=_provenance(ctx, fx),
+        curve=curve,
+    )
+
+
+def age_from(*, as_of: date, age_months: float | None, in_service_on: date | None) -> float | None:
+    """Age in months from an in-service date (30.4375-day months), or the age given."""
+    if age_months is not None and in_service_on is not None:
+        raise InvalidInput(
+            "Give age_months or in_service_on, not both.",
+            errors=[FieldError(field="in_service_on", reason="conflicts with age_months")],
+        )
+    if in_service_on is None:
+        return age_months
+    if in_service_on > as_of:
+        raise InvalidInput(
+            "The unit is not in service yet on as_of.",
+            errors=[FieldError(field="in_service_on", reason="after as_of")],
+        )
+    return (as_of - in_service_on).days / 30.4375
+
+
+def _finite(components: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON has no infinities: report them as null."""
+    return {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+        for k, v in components.items()
+    }
