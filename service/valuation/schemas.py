@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from service.engine import ASSUMPTIONS
 from service.registry.schemas import (
@@ -55,11 +63,12 @@ class _Common(BaseModel):
     fp4: bool | None = Field(default=None, description="What-if: assume FP4 support (or not).")
     currency: CurrencyCode = "USD"
 
-    @model_validator(mode="after")
-    def _aware(self) -> Self:
-        if self.known_at is not None and self.known_at.tzinfo is None:
+    @field_validator("known_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
             raise ValueError("known_at needs a time zone, e.g. 2025-01-01T00:00:00Z")
-        return self
+        return value
 
 
 class QuoteParams(_Common):
@@ -209,6 +218,9 @@ class CurvePoint(BaseModel):
     age_months: float
     value_per_gpu: float
     residual_fraction: float
+    income_value: float = Field(
+        description="Income-approach value at that age on the expected path."
+    )
 
 
 class ResidualRead(BaseModel):

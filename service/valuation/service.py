@@ -245,6 +245,7 @@ def residual(
                 age_months=p.age_months,
                 value_per_gpu=p.value_per_gpu * k,
                 residual_fraction=p.residual_fraction,
+                income_value=p.income_value * k,
             )
             for p in r.curve
         ]

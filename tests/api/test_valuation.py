@@ -1,0 +1,290 @@
+"""/quote and /residual over HTTP: the contract other services depend on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from service.app import create_app
+from tests.api.helpers import assert_problem
+from tests.conftest import make_client
+from tests.conftest import test_settings as settings_for
+
+pytestmark = pytest.mark.anyio
+
+A100 = "nvidia-a100-sxm4-80gb"
+H100 = "nvidia-h100-sxm5-80gb"
+V100 = "nvidia-v100-sxm2-32gb"
+QUOTE_FIELDS = {
+    "model",
+    "as_of",
+    "term",
+    "currency",
+    "rate_per_gpu_hour",
+    "rate_per_gpu_month",
+    "rate_total_per_hour",
+    "low",
+    "high",
+    "regime",
+    "frontier_precision",
+    "fp8",
+    "fp4",
+    "components",
+    "observations_used",
+    "assumptions",
+    "engine_version",
+    "inputs_digest",
+}
+RESIDUAL_FIELDS = {
+    "model",
+    "as_of",
+    "age_months",
+    "value_per_gpu",
+    "residual_fraction",
+    "reference_price",
+    "low",
+    "high",
+    "economic_life_months",
+    "remaining_life_months",
+    "regime",
+    "approaches",
+    "premise",
+    "assumptions",
+    "engine_version",
+    "inputs_digest",
+}
+
+
+async def get(client: httpx.AsyncClient, path: str, **params: Any) -> dict[str, Any]:
+    response = await client.get(path, params=params)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_a100_in_mid_2024_is_behind_the_frontier_at_a_market_rate(
+    client: httpx.AsyncClient,
+) -> None:
+    q = await get(client, "/quote", model=A100, term="on_demand", as_of="2024-06-01")
+    assert QUOTE_FIELDS <= set(q)
+    assert q["regime"] == "behind" and q["frontier_precision"] == "fp8" and q["fp8"] is False
+    # The public data's median on-demand list price for this part was $1.59-1.79 (2023Q3-2024Q4).
+    assert 1.2 < q["rate_per_gpu_hour"] < 2.6
+    assert q["low"] < q["rate_per_gpu_hour"] < q["high"]
+    assert q["rate_per_gpu_month"] == pytest.approx(q["rate_per_gpu_hour"] * 730.5, rel=1e-3)
+    assert q["observations_used"] > 0 and q["assumptions"]["utilisation"] > 0
+    what_if = await get(
+        client, "/quote", model=A100, term="on_demand", as_of="2024-06-01", fp8="true"
+    )
+    assert what_if["rate_per_gpu_hour"] > q["rate_per_gpu_hour"]
+    assert what_if["regime"] == "frontier"
+
+
+async def test_h100_term_structure_follows_the_data(client: httpx.AsyncClient) -> None:
+    on_demand = await get(client, "/quote", model=H100, term="on_demand", as_of="2025-06-01")
+    one_year = await get(client, "/quote", model=H100, term="1y", as_of="2025-06-01")
+    three_year = await get(client, "/quote", model=H100, term="3y", as_of="2025-06-01")
+    # Commitments list below on-demand in the observations (e.g. 1y/3y reserved vs on-demand).
+    assert (
+        three_year["rate_per_gpu_hour"]
+        < one_year["rate_per_gpu_hour"]
+        < on_demand["rate_per_gpu_hour"]
+    )
+    eight = await get(client, "/quote", model=H100, term="1y", as_of="2025-06-01", gpus=8)
+    assert eight["rate_total_per_hour"] == pytest.approx(8 * eight["rate_per_gpu_hour"])
+
+
+async def test_v100_residual_is_a_small_fraction_and_the_curve_never_rises(
+    client: httpx.AsyncClient,
+) -> None:
+    r = await get(client, "/residual", model=V100, as_of="2026-01-01", include="curve")
+    assert RESIDUAL_FIELDS <= set(r)
+    assert r["reference_price_basis"] == "launch_price" and r["reference_price"] == 11458
+    assert r["residual_fraction"] < 0.2
+    assert r["value_per_gpu"] <= r["approaches"]["cost"] + 1e-9
+    values = [p["value_per_gpu"] for p in r["curve"]]
+    assert len(values) > 1 and all(b <= a + 1e-9 for a, b in zip(values, values[1:], strict=False))
+    assert r["curve"][0]["value_per_gpu"] == pytest.approx(r["value_per_gpu"], rel=1e-9)
+
+
+@pytest.mark.parametrize("term", ["3m", "1y", "3y"])
+async def test_quote_and_residual_agree_by_the_lease_identity(
+    client: httpx.AsyncClient, term: str
+) -> None:
+    """DESIGN 4.8: R = (V(a) − V(a+T)·e^(−rT)) / (H·(1 − e^(−rT))/r) + C, to 1e-6."""
+    import math
+
+    as_of, age = "2025-06-01", 12
+    years = {"3m": 0.25, "1y": 1.0, "3y": 3.0}[term]
+    q = await get(client, "/quote", model=A100, term=term, as_of=as_of, age_months=age)
+    v = await get(client, "/residual", model=A100, as_of=as_of, age_months=age, include="curve")
+    r, opex = q["assumptions"]["discount_rate"], q["components"]["opex_per_gpu_hour"]
+    months = round(years * 12)
+    v_end = v["curve"][min(months, len(v["curve"]) - 1)]["income_value"]
+    annuity = 8760 * (1 - math.exp(-r * years)) / r
+    expected = (v["approaches"]["income"] - v_end * math.exp(-r * years)) / annuity + opex
+    assert abs(q["rate_per_gpu_hour"] - expected) <= 1e-6
+
+
+async def test_same_request_same_numbers_and_digest(client: httpx.AsyncClient) -> None:
+    params = {"model": H100, "term": "1y", "as_of": "2025-06-01", "utilisation": 0.7}
+    first, second = await get(client, "/quote", **params), await get(client, "/quote", **params)
+    assert first == second
+    other = await get(client, "/quote", **{**params, "utilisation": 0.8})
+    assert other["inputs_digest"] != first["inputs_digest"]
+    assert other["assumptions"]["utilisation"] == 0.8
+
+
+async def test_known_at_answers_ignore_later_records(client: httpx.AsyncClient) -> None:
+    params = {
+        "model": H100,
+        "term": "on_demand",
+        "as_of": "2025-06-01",
+        "known_at": "2025-07-01T00:00:00Z",
+    }
+    before = await get(client, "/quote", **params)
+    rows = [
+        {
+            "observed_on": "2025-05-30",
+            "model": H100,
+            "kind": "lease",
+            "price": 9.99,
+            "term": "on_demand",
+            "provider": f"late-{i}",
+            "source": "test",
+        }
+        for i in range(20)
+    ]
+    assert (await client.post("/observations/import", json=rows)).status_code == 201
+    assert await get(client, "/quote", **params) == {
+        **before,
+        "provenance": {
+            **before["provenance"],
+            "data_version": before["provenance"]["data_version"] + 1,
+        },
+    }
+    now = await get(client, "/quote", **{k: v for k, v in params.items() if k != "known_at"})
+    assert now["rate_per_gpu_hour"] != before["rate_per_gpu_hour"]
+
+
+async def test_currency_converts_at_the_as_of_month(client: httpx.AsyncClient) -> None:
+    usd = await get(client, "/residual", model=H100, as_of="2025-03-15", age_months=12)
+    eur = await get(
+        client, "/residual", model=H100, as_of="2025-03-15", age_months=12, currency="EUR"
+    )
+    fx = eur["provenance"]["fx"]
+    assert fx["month_used"] == "2025-03" and not fx["extrapolated"]
+    assert eur["value_per_gpu"] == pytest.approx(usd["value_per_gpu"] / fx["usd_per_unit"])
+    assert eur["inputs_digest"] != usd["inputs_digest"]
+    late = await get(client, "/quote", model=H100, as_of="2026-06-01", currency="CNY")
+    assert late["provenance"]["fx"]["extrapolated"] is True
+
+
+async def test_post_quote_inline_spec_and_batch(client: httpx.AsyncClient) -> None:
+    spec = {
+        "slug": "acme-x1-96gb",
+        "vendor": "Acme",
+        "architecture": "X",
+        "form_factor": "OAM",
+        "release_date": "2025-01-01",
+        "memory_gb": 96,
+        "memory_bw_tbps": 4,
+        "tdp_w": 700,
+        "bf16_tflops": 900,
+        "fp8_tflops": 1800,
+    }
+    single = await client.post(
+        "/quote", json={"spec": spec, "term": "on_demand", "as_of": "2025-06-01"}
+    )
+    assert single.status_code == 200, single.text
+    assert single.json()["model"] == "acme-x1-96gb" and single.json()["rate_per_gpu_hour"] > 0
+    batch = await client.post(
+        "/quote",
+        json={
+            "items": [
+                {"model": H100, "as_of": "2025-06-01", "term": t} for t in ("on_demand", "1y", "3y")
+            ]
+        },
+    )
+    assert batch.status_code == 200
+    rates = [i["rate_per_gpu_hour"] for i in batch.json()["items"]]
+    assert len(rates) == 3 and rates[2] < rates[0]
+    bad = await client.post(
+        "/quote",
+        json={
+            "items": [{"model": H100}, {"model": "nvidia-x999"}, {"model": H100, "currency": "XYZ"}]
+        },
+    )
+    body = assert_problem(bad, 422)
+    assert {e["line"] for e in body["errors"]} == {2, 3}
+    assert_problem(await client.post("/quote", json={"model": H100, "spec": spec}), 422)
+    assert_problem(await client.post("/quote", json={"items": [{"model": H100}] * 1001}), 422)
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "field"),
+    [
+        ("/quote", {"model": "nvidia-x999"}, 404, None),
+        ("/quote", {"model": H100, "term": "5y"}, 422, "term"),
+        ("/quote", {"model": H100, "currency": "XYZ"}, 422, "currency"),
+        ("/quote", {"model": H100, "as_of": "2010-01-01"}, 422, "as_of"),
+        ("/quote", {"model": H100, "as_of": "2025-02-30"}, 422, "as_of"),
+        ("/quote", {"model": H100, "age_months": -1}, 422, "age_months"),
+        ("/quote", {"model": H100, "utilisation": 2}, 422, "utilisation"),
+        ("/quote", {"model": H100, "gpus": 0}, 422, "gpus"),
+        ("/quote", {"model": H100, "known_at": "2025-01-01T00:00:00"}, 422, "known_at"),
+        ("/quote", {"model": H100, "modle": "typo"}, 422, "modle"),
+        ("/residual", {"model": H100, "premise": "fire-sale"}, 422, "premise"),
+        ("/residual", {"model": H100, "age_months": 601}, 422, "age_months"),
+        (
+            "/residual",
+            {"model": H100, "age_months": 3, "in_service_on": "2024-01-01"},
+            422,
+            "in_service_on",
+        ),
+        (
+            "/residual",
+            {"model": H100, "as_of": "2025-01-01", "in_service_on": "2025-06-01"},
+            422,
+            "in_service_on",
+        ),
+    ],
+)
+async def test_bad_requests_are_problems(
+    client: httpx.AsyncClient, path: str, params: dict[str, Any], status: int, field: str | None
+) -> None:
+    assert_problem(await client.get(path, params=params), status, *([field] if field else []))
+
+
+async def test_premises_order_values(client: httpx.AsyncClient) -> None:
+    values = [
+        (await get(client, "/residual", model=A100, as_of="2025-06-01", premise=p))["value_per_gpu"]
+        for p in ("market", "orderly", "forced")
+    ]
+    assert values[0] > values[1] > values[2] > 0
+
+
+async def test_a_write_through_one_replica_changes_the_next_quote_from_another(
+    db_url: str, app: FastAPI
+) -> None:
+    """Two app instances on one database: the data version is read per request."""
+    other = create_app(settings_for(db_url))
+    async with (
+        other.router.lifespan_context(other),
+        make_client(app, "write") as one,
+        make_client(other, "write") as two,
+    ):
+        params = {"model": H100, "term": "on_demand", "as_of": "2026-01-01"}
+        before = await get(two, "/quote", **params)
+        model = await one.get(f"/models/{H100}")
+        changed = await one.patch(
+            f"/models/{H100}", json={"memory_gb": 160}, headers={"If-Match": model.headers["etag"]}
+        )
+        assert changed.status_code == 200
+        after = await get(two, "/quote", **params)
+        assert after["provenance"]["data_version"] == before["provenance"]["data_version"] + 1
+        assert after["rate_per_gpu_hour"] != before["rate_per_gpu_hour"]
+        assert after["inputs_digest"] != before["inputs_digest"]
