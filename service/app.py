@@ -7,13 +7,15 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from service import __version__, errors, schema
 from service.audit.router import router as audit_router
+from service.auth.deps import READ_METHODS, authorize
 from service.auth.router import router as keys_router
 from service.config import Settings
 from service.db import make_engine, make_sessionmaker
@@ -133,6 +135,22 @@ class GracefulServer(uvicorn.Server):
         threading.Timer(self._drain_s, super().handle_exit, args=(sig, frame)).start()
 
 
+def _declare_open_reads(app: FastAPI, spec: dict[str, Any]) -> None:
+    """Reads guarded by ``authorize`` take a key but do not need one unless REQUIRE_READ_KEY is
+    set: the empty requirement ``{}`` says so, and Authorize in Swagger UI still works."""
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute) or not route.methods or route.methods - READ_METHODS:
+            continue
+        if not any(d.dependency is authorize for d in route.dependencies):
+            continue
+        for method in route.methods:
+            operation = spec["paths"].get(context.path_format, {}).get(method.lower(), {})
+            security = operation.get("security")
+            if security and {} not in security:
+                security.append({})
+
+
 def _declare_problem_schema(app: FastAPI) -> None:
     """Put ``Problem`` in components/schemas so that every declared error response resolves."""
     original = app.openapi
@@ -147,6 +165,8 @@ def _declare_problem_schema(app: FastAPI) -> None:
         for name, sub in defs.pop("$defs", {}).items():
             schemas.setdefault(name, sub)
         schemas["Problem"] = defs
+        if not app.state.settings.require_read_key:
+            _declare_open_reads(app, spec)
         app.openapi_schema = spec
         return spec
 

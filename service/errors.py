@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from service.db import CommitOutcomeUnknown
 
@@ -179,9 +180,10 @@ def install(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-        return problem_response(
-            exc.status_code, detail, instance=request.url.path, headers=dict(exc.headers or {})
-        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
+        return problem_response(exc.status_code, detail, instance=request.url.path, headers=headers)
 
     async def on_stale(request: Request, exc: Exception) -> JSONResponse:
         return problem_response(
@@ -227,6 +229,26 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, _on_dbapi(on_db_down, on_unexpected))
     app.add_exception_handler(CommitOutcomeUnknown, on_commit_unknown)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every documented method of the requested path, for ``Allow`` on a 405 (RFC 9110 §15.5.6).
+
+    Each method is its own route, so the route that refuses knows only its own method; the
+    OpenAPI paths know them all. A fixed path (``/models/import``) is its own resource and is
+    not merged with the templated sibling (``/models/{slug}``) that also matches it.
+    """
+    paths: dict[str, dict[str, Any]] = request.app.openapi().get("paths", {})
+    path = request.url.path
+    if path in paths:
+        matching = [paths[path]]
+    else:
+        matching = [ops for tpl, ops in paths.items() if compile_path(tpl)[0].fullmatch(path)]
+    methods = {m.upper() for ops in matching for m in ops if m in _HTTP_METHODS}
+    return ", ".join(sorted(methods))
+
+
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
 
 def _on_dbapi(on_db_down: Any, on_unexpected: Any) -> Any:
