@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -66,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     imp.set_defaults(func=cmd_import)
 
+    back = sub.add_parser("backtest", help="walk-forward backtest of the engine vs naive baselines")
+    back.add_argument(
+        "--start", type=date.fromisoformat, default=date(2023, 7, 1), help="first origin"
+    )
+    back.add_argument("--json", type=Path, help="also write the report as JSON to this file")
+    back.set_defaults(func=cmd_backtest)
+
     keys = sub.add_parser("keys", help="manage API keys")
     keys_sub = keys.add_subparsers(required=True, metavar="ACTION")
     create = keys_sub.add_parser("create", help="issue a key (printed once)")
@@ -82,6 +90,44 @@ def _parser() -> argparse.ArgumentParser:
     spec.add_argument("--output", type=Path, default=Path("openapi/openapi.json"))
     spec.set_defaults(func=cmd_openapi)
     return parser
+
+
+def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
+    from service import engine
+    from service.valuation import backtest_report, repository
+
+    if (code := _require_current_schema(settings)) is not None:
+        return code
+    db = make_engine(settings.database_url)
+    try:
+        with make_sessionmaker(db)() as session:
+            observations = repository.observations(session, as_of=date.max, known_at=None)
+            inputs = (
+                repository.models(session),
+                observations,
+                repository.fx_rates(session),
+                repository.frontier(session),
+            )
+            stored = repository.assumption_values(session)
+    finally:
+        db.dispose()
+    assumptions = engine.Assumptions.from_mapping(
+        {k: v for k, v in stored.items() if k in {s.name for s in engine.ASSUMPTIONS}}
+    )
+    with tqdm(unit="origin", desc="backtest", file=sys.stderr) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        report = engine.backtest(
+            *inputs, start=args.start, assumptions=assumptions, progress=progress
+        )
+    print(backtest_report.as_table(report))
+    if args.json:
+        args.json.write_text(json.dumps(backtest_report.as_json(report), indent=2) + "\n")
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
 
 
 def _cli_actor() -> str:

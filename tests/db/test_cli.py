@@ -133,3 +133,19 @@ def test_keys_are_shown_once_and_stored_only_as_hashes(
     assert cli.main(["keys", "revoke", key.split("_")[1]]) == 0
     assert cli.main(["keys", "revoke", key.split("_")[1]]) == 2
     assert cli.main(["keys", "create", "--name", "x", "--scopes", "root"]) == 2
+
+
+def test_backtest_prints_engine_and_baselines(
+    empty_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["migrate"]) == 0
+    assert cli.main(["seed"]) == 0
+    capsys.readouterr()
+    report = tmp_path / "backtest.json"
+    assert cli.main(["backtest", "--start", "2026-01-01", "--json", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "overall" in out and "last_price" in out and "median_12m" in out
+    data = json.loads(report.read_text())
+    assert data["overall"]["n"] > 0
+    assert set(data["overall"]["mdape"]) == {"engine", "last_price", "median_12m"}
+    assert set(data["by_kind"]) <= {"lease", "sale"}
