@@ -10,13 +10,15 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, TypeVar, cast
 
 from service import engine
 
 Key = tuple[int, date, datetime | None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +29,10 @@ class Calibrated:
 
 
 class CalibrationCache:
-    def __init__(self, *, capacity: int = 16) -> None:
+    def __init__(self, *, capacity: int = 16, memo_capacity: int = 4096) -> None:
         self._capacity = capacity
+        self._memo_capacity = memo_capacity
+        self._memo: OrderedDict[Hashable, Any] = OrderedDict()
         self._entries: OrderedDict[Key, Calibrated] = OrderedDict()
         self._locks: dict[Key, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -55,6 +59,23 @@ class CalibrationCache:
                 self._evict(current_version=key[0])
                 self.calibrations += 1
             return entry
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """Small derived facts keyed by data version (stored defaults, evidence dates).
+
+        Keys start with a tag and carry the data version, so a write makes them unreachable;
+        the oldest are dropped beyond ``memo_capacity``.
+        """
+        with self._guard:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return cast(T, self._memo[key])
+        value = compute()
+        with self._guard:
+            self._memo[key] = value
+            while len(self._memo) > self._memo_capacity:
+                self._memo.popitem(last=False)
+        return value
 
     def _evict(self, *, current_version: int) -> None:
         for old in [k for k in self._entries if k[0] < current_version]:

@@ -53,15 +53,9 @@ class Valuer:
     metrics: Metrics
 
     def context(self, session: Session, *, as_of: date, known_at: datetime | None) -> Context:
+        """The calibration and defaults for an answer: one query (the data version) when warm."""
         version = current_data_version(session)
-        evidence_on = repository.latest_observation_on(session, as_of=as_of, known_at=known_at)
-        if evidence_on is None:
-            raise InvalidInput(
-                f"No market observations on or before {as_of.isoformat()}"
-                + (f" recorded by {known_at.isoformat()}" if known_at else "")
-                + "; choose a later as_of.",
-                errors=[FieldError(field="as_of", reason="before the first observation")],
-            )
+        evidence_on = self._evidence_on(session, version, as_of, known_at)
 
         def fit() -> engine.Calibration:
             return engine.calibrate(
@@ -76,8 +70,26 @@ class Valuer:
         entry = self.cache.get((version, evidence_on, known_at), fit)
         self.metrics.calibration_seconds.set(entry.seconds)
         self.metrics.data_version.set(version)
-        defaults = repository.assumption_values(session)
+        defaults = self.cache.memo(
+            ("defaults", version), lambda: repository.assumption_values(session)
+        )
         return Context(entry.calibration, defaults, version, evidence_on, known_at)
+
+    def _evidence_on(
+        self, session: Session, version: int, as_of: date, known_at: datetime | None
+    ) -> date:
+        def latest() -> date | None:
+            return repository.latest_observation_on(session, as_of=as_of, known_at=known_at)
+
+        evidence_on: date | None = self.cache.memo(("evidence", version, as_of, known_at), latest)
+        if evidence_on is None:
+            raise InvalidInput(
+                f"No market observations on or before {as_of.isoformat()}"
+                + (f" recorded by {known_at.isoformat()}" if known_at else "")
+                + "; choose a later as_of.",
+                errors=[FieldError(field="as_of", reason="before the first observation")],
+            )
+        return evidence_on
 
 
 def assumptions_for(ctx: Context, overrides: Mapping[str, float]) -> engine.Assumptions:

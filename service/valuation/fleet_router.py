@@ -1,0 +1,338 @@
+"""``GET /valuations``: the fleet valued as of a date, book beside fair value (JSON or CSV)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, Self
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from service import engine
+from service.api import Page, RetryingRoute, SessionDep, decode_cursor, encode_cursor
+from service.auth.deps import AUTH_ERRORS, authorize
+from service.errors import FieldError, InvalidInput, responses
+from service.finance.repository import AssetFilter
+from service.finance.schemas import AssetStatus
+from service.registry.schemas import CurrencyCode, MarketDate, Slug
+from service.valuation import fleet, service
+from service.valuation.router import ValuerDep
+from service.valuation.schemas import FxUsed, Premise
+
+router = APIRouter(
+    tags=["fleet"],
+    dependencies=[Depends(authorize)],
+    responses=AUTH_ERRORS,
+    route_class=RetryingRoute,
+)
+
+DEFAULT_LIMIT = 100
+
+_CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "JSON page (`format=json`), or the whole fleet as streamed CSV "
+        "(`format=csv`): a header line, one row per asset, one totals row per currency.",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+}
+
+
+class FleetQuery(BaseModel):
+    """Query of GET /valuations."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: MarketDate | None = Field(
+        default=None, description="Valuation date; default today (UTC).", examples=["2026-06-30"]
+    )
+    known_at: datetime | None = Field(
+        default=None,
+        description="Use only observations recorded by this instant (reproduce a past answer).",
+    )
+    premise: Premise = Field(
+        default="market",
+        description="Fair value on the market premise, or orderly or forced liquidation.",
+    )
+    currency: CurrencyCode | None = Field(
+        default=None,
+        description="Report every amount in this currency; default each asset's own currency.",
+    )
+    format: Literal["json", "csv"] = Field(
+        default="json", description="`json`: one page; `csv`: the whole fleet, streamed."
+    )
+    status: AssetStatus | None = Field(default=None, description="Only assets in this status.")
+    model: Slug | None = Field(default=None, description="Only assets of this GPU model.")
+    limit: int | None = Field(
+        default=None, ge=1, le=1000, description="Page size, 1 to 1000 (JSON only); default 100."
+    )
+    cursor: str | None = Field(
+        default=None,
+        max_length=512,
+        description="Opaque cursor from the previous page's `next_cursor` (JSON only).",
+    )
+
+    @model_validator(mode="after")
+    def _aware(self) -> Self:
+        if self.known_at is not None and self.known_at.tzinfo is None:
+            raise ValueError("known_at needs a time zone, e.g. 2025-01-01T00:00:00Z")
+        return self
+
+
+class AssetValuation(BaseModel):
+    """One asset on `as_of`; money in `currency`, to the cent."""
+
+    asset_id: int
+    tag: str
+    model: str
+    status: str
+    gpu_count: int
+    in_service_on: date
+    age_months: float = Field(description="Days in service on `as_of` / 30.4375 (0 before).")
+    currency: str
+    acquisition_cost: float
+    book_month: str | None = Field(
+        description="Month whose closing book value is reported: the last month closed on "
+        "`as_of` (its own month on a month's last day; the engine has no intra-month schedule, "
+        "so a mid-month `as_of` shows the previous month-end). Null before the first month "
+        "closes, when the book value is the acquisition cost.",
+        examples=["2026-06"],
+    )
+    book_value: float = Field(
+        description="Closing book value of `book_month` (changes of estimate applied); salvage "
+        "after the end of the life."
+    )
+    fair_value_per_gpu: float = Field(
+        description="Engine residual value per GPU of the model at the asset's age, on the premise."
+    )
+    fair_value: float = Field(description="`fair_value_per_gpu × gpu_count`.")
+    difference: float = Field(description="`fair_value − book_value`.")
+    impaired: bool = Field(
+        description="Book value above the recoverable amount, for which the fair value on the "
+        "requested premise stands in."
+    )
+    regime: Literal["frontier", "behind"]
+    frontier_precision: str
+    remaining_life_months: float = Field(description="Economic life left, from the engine.")
+
+
+class CurrencyTotals(BaseModel):
+    currency: str
+    count: int
+    gpu_count: int
+    acquisition_cost: float
+    book_value: float
+    fair_value: float
+    difference: float
+    impaired: int = Field(description="Number of impaired assets.")
+
+
+class FleetTotals(BaseModel):
+    count: int = Field(description="Assets valued.")
+    impaired: int = Field(description="Assets whose book value exceeds their fair value.")
+    by_currency: list[CurrencyTotals] = Field(
+        description="Sums per currency (one entry when `currency` was requested)."
+    )
+
+
+class FleetProvenance(BaseModel):
+    data_version: int
+    calibrated_on: date = Field(description="Date of the latest evidence the calibration saw.")
+    known_at: datetime | None
+    engine_version: str
+
+
+class FleetValuationPage(Page[AssetValuation]):
+    """A page of the fleet valuation; `totals` cover every page and come with the first."""
+
+    as_of: date
+    premise: str
+    currency: str | None = Field(description="The requested currency; null: each asset's own.")
+    totals: FleetTotals | None = Field(
+        description="Totals of the whole fleet (all pages), on the first page; null on the "
+        "following pages."
+    )
+    fx: list[FxUsed] = Field(description="Rates used: US dollars per unit, month of `as_of`.")
+    assumptions: dict[str, float]
+    provenance: FleetProvenance
+
+
+@router.get(
+    "/valuations",
+    response_model=FleetValuationPage,
+    responses={**_CSV_RESPONSE, **responses(400, 422, 503)},
+)
+def list_valuations(
+    request: Request,
+    session: SessionDep,
+    valuer: ValuerDep,
+    params: Annotated[FleetQuery, Query()],
+) -> Any:
+    """Every asset valued on `as_of`: fair value from the engine (residual value per GPU of its
+    model at its age, × GPU count), book value from its monthly schedule, the difference, an
+    impairment flag, regime and economic life left, with fleet totals.
+
+    Amounts are in each asset's currency, or all in `currency`, converted at the FX rate of the
+    month of `as_of` (listed in `fx`; for CSV in the `X-FX-Rates` header). The same `as_of` and
+    `known_at` give the same answer on any later day while the register is unchanged.
+    `format=csv` streams the whole fleet; JSON pages with `limit` and `cursor`.
+    """
+    as_of = params.as_of or service.today()
+    if params.format == "csv" and (params.limit is not None or params.cursor is not None):
+        raise InvalidInput(
+            "CSV is the whole fleet; `limit` and `cursor` page JSON only.",
+            errors=[FieldError(field="query.limit", reason="JSON only")],
+        )
+    after = _after(params.cursor)
+    ctx = valuer.context(session, as_of=as_of, known_at=params.known_at)
+    flt = AssetFilter(model=params.model, status=params.status)
+    rates = fleet.rates_for(
+        ctx, fleet.fleet_currencies(session, flt), as_of=as_of, requested=params.currency
+    )
+    valuation = fleet.FleetValuation(
+        ctx,
+        as_of=as_of,
+        premise=params.premise,
+        currency=params.currency,
+        assumptions=service.assumptions_for(ctx, {}),
+        rates=rates,
+    )
+    if params.format == "csv":
+        return _csv(request, valuation, flt)
+    return _page(session, valuation, flt, limit=params.limit or DEFAULT_LIMIT, after=after)
+
+
+def _after(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    (last_id,) = decode_cursor(cursor, 1)
+    if not isinstance(last_id, int) or isinstance(last_id, bool):
+        raise InvalidInput(
+            "The cursor is not one this service issued.",
+            errors=[FieldError(field="query.cursor", reason="malformed cursor")],
+        )
+    return last_id
+
+
+def _page(
+    session: SessionDep,
+    valuation: fleet.FleetValuation,
+    flt: AssetFilter,
+    *,
+    limit: int,
+    after: int | None,
+) -> FleetValuationPage:
+    """The first page values the whole fleet once (for the totals); later pages only theirs."""
+    lines: list[fleet.AssetLine] = []
+    totals: fleet.Totals | None = None
+    if after is None:
+        totals = fleet.Totals()
+        for record in fleet.asset_records(session, flt):
+            line = valuation.line(record)
+            totals.add(line)
+            if len(lines) < limit:
+                lines.append(line)
+        total, more = totals.count, totals.count > limit
+    else:
+        records = list(fleet.asset_records(session, flt, after=after, limit=limit + 1))
+        lines = [valuation.line(r) for r in records[:limit]]
+        total, more = fleet.count_assets(session, flt), len(records) > limit
+    ctx = valuation.ctx
+    return FleetValuationPage(
+        items=[_item(line) for line in lines],
+        next_cursor=encode_cursor([lines[-1].asset_id]) if more and lines else None,
+        total=total,
+        as_of=valuation.as_of,
+        premise=valuation.premise,
+        currency=valuation.currency,
+        totals=None if totals is None else _totals(totals),
+        fx=[_fx(rate) for rate in valuation.rates.values() if rate.currency != "USD"],
+        assumptions=valuation.assumptions.as_dict(),
+        provenance=FleetProvenance(
+            data_version=ctx.data_version,
+            calibrated_on=ctx.evidence_on,
+            known_at=ctx.known_at,
+            engine_version=engine.ENGINE_VERSION,
+        ),
+    )
+
+
+def _csv(request: Request, valuation: fleet.FleetValuation, flt: AssetFilter) -> StreamingResponse:
+    """Stream from a session of its own: the request's closes when this function returns."""
+    sessions = request.app.state.sessions
+
+    def body() -> Iterator[str]:
+        with sessions() as session:
+            yield from fleet.csv_chunks(valuation, fleet.asset_records(session, flt))
+
+    ctx = valuation.ctx
+    rates = "; ".join(
+        f"{r.currency}={r.usd_per_unit!r} USD ({r.month_used}"
+        + (", extrapolated)" if r.extrapolated else ")")
+        for r in valuation.rates.values()
+        if r.currency != "USD"
+    )
+    headers = {
+        "Content-Disposition": f'attachment; filename="valuations-{valuation.as_of}.csv"',
+        "X-Engine-Version": engine.ENGINE_VERSION,
+        "X-Data-Version": str(ctx.data_version),
+        "X-Calibrated-On": ctx.evidence_on.isoformat(),
+        "X-FX-Rates": rates or "none",
+    }
+    return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+def _item(line: fleet.AssetLine) -> AssetValuation:
+    return AssetValuation(
+        asset_id=line.asset_id,
+        tag=line.tag,
+        model=line.model,
+        status=line.status,
+        gpu_count=line.gpu_count,
+        in_service_on=line.in_service_on,
+        age_months=line.age_months,
+        currency=line.currency,
+        acquisition_cost=float(line.acquisition_cost),
+        book_month=line.book_month,
+        book_value=float(line.book_value),
+        fair_value_per_gpu=float(line.fair_value_per_gpu),
+        fair_value=float(line.fair_value),
+        difference=float(line.difference),
+        impaired=line.impaired,
+        regime=line.regime,
+        frontier_precision=line.frontier_precision,
+        remaining_life_months=line.remaining_life_months,
+    )
+
+
+def _totals(totals: fleet.Totals) -> FleetTotals:
+    return FleetTotals(
+        count=totals.count,
+        impaired=totals.impaired,
+        by_currency=[
+            CurrencyTotals(
+                currency=t.currency,
+                count=t.count,
+                gpu_count=t.gpu_count,
+                acquisition_cost=float(t.acquisition_cost),
+                book_value=float(t.book_value),
+                fair_value=float(t.fair_value),
+                difference=float(t.difference),
+                impaired=t.impaired,
+            )
+            for t in totals.by_currency()
+        ],
+    )
+
+
+def _fx(rate: fleet.Rate) -> FxUsed:
+    return FxUsed(
+        currency=rate.currency,
+        usd_per_unit=rate.usd_per_unit,
+        month_used=rate.month_used,
+        extrapolated=rate.extrapolated,
+    )
+
+
+__all__ = ["router"]
