@@ -299,16 +299,18 @@ def _fit_sales(
     as_of: date,
 ) -> SaleModel | None:
     rows = []
+    log_reference: dict[str, float] = {}  # per model: the reference price depends on nothing else
     for n in normalised:
         if n.source.kind != "sale":
             continue
         spec = registry[n.source.model_slug]
-        price, _ = reference_price(rent, multiple, spec, frontier)
+        if spec.slug not in log_reference:
+            log_reference[spec.slug] = math.log(reference_price(rent, multiple, spec, frontier)[0])
         f = sale_features(
             spec,
             frontier,
             n.source.observed_on,
-            math.log(price),
+            log_reference[spec.slug],
             condition=n.source.condition or "unknown",
             listing=n.listing,
             system=n.system,

@@ -47,9 +47,12 @@ def support_of(spec: ModelSpec, fp8: bool | None = None, fp4: bool | None = None
 def frontier_at(frontier: Sequence[FrontierEntry], on: date) -> Precision:
     """The production precision on ``on`` (BF16 before the first entry)."""
     current: Precision = "bf16"
-    for entry in sorted(frontier, key=lambda e: e.effective_from):
-        if entry.effective_from <= on:
-            current = entry.precision
+    latest: date | None = None
+    # The latest entry in force; among entries of one date the last given wins (as a stable
+    # sort by date would leave it).
+    for entry in frontier:
+        if entry.effective_from <= on and (latest is None or entry.effective_from >= latest):
+            current, latest = entry.precision, entry.effective_from
     return current
 
 

@@ -10,12 +10,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 
 from service.engine.frontier import Support, effective_tflops, frontier_at, is_behind
 from service.engine.normalise import Normalised, years_since_epoch
-from service.engine.robust import Array, Fit, Prior, huber_fit
+from service.engine.robust import Array, PointFit, Prior, huber_point_fit
 from service.engine.types import TERMS, FrontierEntry, ModelSpec, Term
 
 __all__ = ["Features", "Hedonic", "RentModel", "features_of", "fit_rent_model"]
@@ -115,35 +116,58 @@ class Hedonic:
 
     @property
     def names(self) -> tuple[str, ...]:
-        terms = tuple(f"term:{t}" for t in TERMS if t != "on_demand")
-        return (
-            *(f"index:{k:.2f}" for k in self.knots),
-            *_SPEC_PRIORS,
-            *terms,
-            *_FLAG_NAMES,
-            *(f"provider:{p}" for p in self.providers),
-            *(f"model:{m}" for m in self.models),
-            *(f"card:{c}" for c in self.cards),
-        )
+        """Column names: ``index:<knot>``, the specification effects, ``term:<term>``, the
+        flags, then ``provider:``, ``model:`` and ``card:`` effects (cached per layout)."""
+        return _columns(self).names
 
     def index_weights(self, t: float) -> Array:
         """Linear-interpolation (hat function) weights of the index at t, flat outside."""
-        knots = np.asarray(self.knots)
+        knots = _columns(self).knots
         t = min(max(t, knots[0]), knots[-1])
         return np.maximum(0.0, 1.0 - np.abs(t - knots) / _KNOT_STEP)
 
     def row(self, f: Features) -> Array:
-        """One design-matrix row."""
-        spec = [f.log_tflops, f.log_memory, f.log_bandwidth, float(f.behind)]
-        spec += [float(f.form == "pcie"), float(f.form == "consumer")]
-        terms = [float(f.term == t) for t in TERMS if t != "on_demand"]
-        providers = [float(f.provider == p) for p in self.providers]
-        models = [float(f.model == m) for m in self.models]
-        cards = [float(f.card == c) for c in self.cards]
-        flags = [float(x) for x in f.flags]
-        return np.concatenate(
-            [self.index_weights(f.t), spec, terms, flags, providers, models, cards]
-        )
+        """One design-matrix row (the row of :meth:`matrix` for a single observation)."""
+        columns = _columns(self)
+        out = np.zeros(len(columns.names))
+        out[: len(self.knots)] = self.index_weights(f.t)
+        at = len(self.knots)
+        out[at : at + 4] = (f.log_tflops, f.log_memory, f.log_bandwidth, float(f.behind))
+        out[at + 4 : at + 6] = (float(f.form == "pcie"), float(f.form == "consumer"))
+        out[columns.flags : columns.flags + len(_FLAG_NAMES)] = [float(x) for x in f.flags]
+        for position in columns.one_hot(f):
+            out[position] = 1.0
+        return out
+
+    def matrix(self, features: Sequence[Features]) -> Array:
+        """The design matrix: one :meth:`row` per element of ``features``, equal entry for
+        entry, built a block of columns at a time."""
+        columns = _columns(self)
+        n_knots = len(self.knots)
+        out = np.zeros((len(features), len(columns.names)))
+        if not features:
+            return out
+        t = np.array([f.t for f in features], dtype=np.float64)
+        t = np.clip(t, columns.knots[0], columns.knots[-1])
+        out[:, :n_knots] = np.maximum(0.0, 1.0 - np.abs(t[:, None] - columns.knots) / _KNOT_STEP)
+        out[:, n_knots : n_knots + 6] = [
+            (
+                f.log_tflops,
+                f.log_memory,
+                f.log_bandwidth,
+                float(f.behind),
+                float(f.form == "pcie"),
+                float(f.form == "consumer"),
+            )
+            for f in features
+        ]
+        out[:, columns.flags : columns.flags + len(_FLAG_NAMES)] = [
+            [float(x) for x in f.flags] for f in features
+        ]
+        for i, f in enumerate(features):
+            for position in columns.one_hot(f):
+                out[i, position] = 1.0
+        return out
 
     def prior(self) -> Prior:
         """Flat index with a second-difference smoothness penalty; Gaussian priors elsewhere."""
@@ -160,6 +184,59 @@ class Hedonic:
         for i in range(n_knots - 2):
             difference[i, i : i + 3] = (1.0, -2.0, 1.0)
         return Prior(np.asarray(means), np.asarray(sds), difference, _SMOOTH_SD)
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """Derived, immutable facts of a :class:`Hedonic` layout, computed once per layout."""
+
+    names: tuple[str, ...]
+    knots: Array
+    flags: int  # position of the first flag column
+    terms: dict[str, int]
+    providers: dict[str, int]
+    models: dict[str, int]
+    cards: dict[str, int]
+
+    def one_hot(self, f: Features) -> list[int]:
+        """Positions of the 1.0 entries of ``f``'s term, provider, model and card columns."""
+        found = (
+            self.terms.get(f.term),
+            self.providers.get(f.provider) if f.provider is not None else None,
+            self.models.get(f.model) if f.model is not None else None,
+            self.cards.get(f.card) if f.card is not None else None,
+        )
+        return [position for position in found if position is not None]
+
+
+@lru_cache(maxsize=64)
+def _columns(layout: Hedonic) -> _Columns:
+    terms = tuple(t for t in TERMS if t != "on_demand")
+    names = (
+        *(f"index:{k:.2f}" for k in layout.knots),
+        *_SPEC_PRIORS,
+        *(f"term:{t}" for t in terms),
+        *_FLAG_NAMES,
+        *(f"provider:{p}" for p in layout.providers),
+        *(f"model:{m}" for m in layout.models),
+        *(f"card:{c}" for c in layout.cards),
+    )
+    first_term = len(layout.knots) + len(_SPEC_PRIORS)
+    flags = first_term + len(terms)
+    providers = flags + len(_FLAG_NAMES)
+    models = providers + len(layout.providers)
+    cards = models + len(layout.models)
+    knots = np.asarray(layout.knots)
+    knots.flags.writeable = False
+    return _Columns(
+        names,
+        knots,
+        flags,
+        {t: first_term + i for i, t in enumerate(terms)},
+        {p: providers + i for i, p in enumerate(layout.providers)},
+        {m: models + i for i, m in enumerate(layout.models)},
+        {c: cards + i for i, c in enumerate(layout.cards)},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,11 +277,11 @@ def fit_rent_model(
         tuple(sorted({f.model for _, f in rows if f.model})),
         tuple(sorted({f.card for _, f in rows if f.card})),
     )
-    x = np.vstack([layout.row(f) for _, f in rows])
+    x = layout.matrix([f for _, f in rows])
     y = np.array([n.log_price for n, _ in rows])
     w = np.array([n.weight * 0.5 ** ((t_end - f.t) / RECENCY_HALF_LIFE) for n, f in rows])
     w *= w.sum() / (w * w).sum()
-    fit = huber_fit(x, y, w, layout.prior(), min_scale=_MIN_SCALE)
+    fit = huber_point_fit(x, y, w, layout.prior(), min_scale=_MIN_SCALE)
     return RentModel(
         layout,
         fit.beta,
@@ -215,7 +292,7 @@ def fit_rent_model(
     )
 
 
-def _dispersion(layout: Hedonic, x: Array, fit: Fit) -> Array:
+def _dispersion(layout: Hedonic, x: Array, fit: PointFit) -> Array:
     """Log distance of each price from the reference rate of its model, term and date: the
     residual plus its provider and rate-card effects (the market's spread a band shows)."""
     mask = np.array([n.startswith(("provider:", "card:")) for n in layout.names])
@@ -232,7 +309,7 @@ def _quantiles(values: Array, weights: Array, band: float) -> tuple[float, float
 
 
 def _credibility(
-    layout: Hedonic, rows: Sequence[tuple[Normalised, Features]], fit: Fit, w: Array
+    layout: Hedonic, rows: Sequence[tuple[Normalised, Features]], fit: PointFit, w: Array
 ) -> dict[str, float]:
     k = (fit.scale / _MODEL_SD) ** 2
     total: dict[str, float] = {}

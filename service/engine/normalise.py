@@ -87,9 +87,9 @@ class Normalised:
     weight: float
 
 
-def _flags(observation: Observation) -> dict[str, bool]:
+def _flags(observation: Observation, provider: str) -> dict[str, bool]:
+    """The observation's flags; ``provider`` is its :func:`provider_key`."""
     notes = observation.notes.lower()
-    provider = provider_key(observation.provider)
     return {
         "hyperscaler": provider in HYPERSCALERS,
         "community": "community_cloud" in notes or provider == "vast.ai",
@@ -100,13 +100,13 @@ def _flags(observation: Observation) -> dict[str, bool]:
     }
 
 
-def _cell(observation: Observation, flags: dict[str, bool]) -> tuple[object, ...]:
+def _cell(observation: Observation, provider: str, flags: dict[str, bool]) -> tuple[object, ...]:
     quarter = (observation.observed_on.year, (observation.observed_on.month - 1) // 3)
     return (
         observation.model_slug,
         observation.kind,
         observation.term,
-        provider_key(observation.provider),
+        provider,
         tuple(sorted(flags.items())),
         quarter,
     )
@@ -118,18 +118,19 @@ def normalise(observations: Iterable[Observation], fx: FxTable) -> tuple[Normali
     so n of them count as √n independent ones.
     """
     rows = list(observations)
-    flags = [_flags(o) for o in rows]
-    cells = [_cell(o, f) for o, f in zip(rows, flags, strict=True)]
+    providers = [provider_key(o.provider) for o in rows]
+    flags = [_flags(o, p) for o, p in zip(rows, providers, strict=True)]
+    cells = [_cell(o, p, f) for o, p, f in zip(rows, providers, flags, strict=True)]
     counts = Counter(cells)
     result = []
-    for obs, flag, cell in zip(rows, flags, cells, strict=True):
+    for obs, provider, flag, cell in zip(rows, providers, flags, cells, strict=True):
         rate, _, extrapolated = fx.rate(obs.currency, month_key(obs.observed_on))
         result.append(
             Normalised(
                 source=obs,
                 t=years_since_epoch(obs.observed_on),
                 log_price=math.log(obs.price * rate),
-                provider=provider_key(obs.provider),
+                provider=provider,
                 fx_extrapolated=extrapolated,
                 weight=1.0 / math.sqrt(counts[cell]),
                 **flag,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.engine.normalise import Normalised
-from service.engine.robust import Array, Prior, huber_fit
+from service.engine.robust import Array, Prior, huber_point_fit
 
 __all__ = ["SaleFeatures", "SaleModel", "fit_sale_model"]
 
@@ -93,7 +93,7 @@ def fit_sale_model(
     sds = [s for _, s in _PRIORS.values()] + [_MODEL_SD] * len(models)
     sds += [_SERIES_SD] * len(series)
     prior = Prior(np.asarray(means), np.asarray(sds), np.zeros((0, len(means))), 1.0)
-    fit = huber_fit(x, y, w, prior)
+    fit = huber_point_fit(x, y, w, prior)
     k = (fit.scale / _MODEL_SD) ** 2
     totals: dict[str, float] = {}
     counts: dict[str, int] = {}

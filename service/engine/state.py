@@ -6,6 +6,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
+
+import numpy as np
 
 from service.engine.assumptions import Assumptions
 from service.engine.calibration import Calibration, reference_price, release_rent
@@ -17,7 +20,7 @@ from service.engine.frontier import (
     months_until_left_behind,
     support_of,
 )
-from service.engine.hedonic import features_of
+from service.engine.hedonic import Hedonic, features_of
 from service.engine.income import opex_per_gpu_hour
 from service.engine.path import RentPath, UnitEconomics, end_of_life, rent_at
 from service.engine.types import ModelSpec, Precision, Term
@@ -81,14 +84,20 @@ def market_log_rent(
     model = spec.slug if spec.slug in layout.models else None
     f = features_of(spec, support_of(spec, fp8, fp4), cal.frontier, cal.as_of, term, model=model)
     row = layout.row(f)
-    names = layout.names
+    labels = _parts_of(layout)
     parts = {"index": 0.0, "specification": 0.0, "frontier": 0.0, "term": 0.0, "model": 0.0}
-    for name, x, b in zip(names, row, rent.beta, strict=True):
-        key = _part(name)
-        parts[key] += float(x * b)
+    # Column order as in the full sum; a zero entry would add an exact ±0.0, so skip it.
+    for i in np.flatnonzero(row):
+        parts[labels[i]] += float(row[i] * rent.beta[i])
     if parts["frontier"] > 0.0:  # the behind effect may not be a premium (monotone in support)
         parts["frontier"] = 0.0
     return parts
+
+
+@lru_cache(maxsize=64)
+def _parts_of(layout: Hedonic) -> tuple[str, ...]:
+    """:func:`_part` of every design column of ``layout`` (computed once per layout)."""
+    return tuple(_part(name) for name in layout.names)
 
 
 def _part(name: str) -> str:
