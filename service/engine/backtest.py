@@ -30,7 +30,7 @@ from service.engine.fx import FxTable
 from service.engine.hedonic import features_of
 from service.engine.normalise import Normalised, normalise
 from service.engine.path import rent_at
-from service.engine.state import state_of
+from service.engine.state import State, state_of
 from service.engine.types import FrontierEntry, FxRate, ModelSpec, Observation
 
 __all__ = ["BacktestReport", "ErrorStats", "Prediction", "backtest"]
@@ -97,9 +97,10 @@ def _horizon(origin: date, target: date) -> str | None:
     return next((label for limit, label in _HORIZONS if months <= limit), None)
 
 
-def _lease_forecast(cal: Calibration, n: Normalised, spec: ModelSpec, a: Assumptions) -> float:
+def _lease_forecast(cal: Calibration, n: Normalised, spec: ModelSpec, st: State) -> float:
     """Hedonic log rent of the observation's own attributes at the origin, moved along the
-    model's expected rent path to the observation date."""
+    model's expected rent path (``st``: the model's state at the origin) to the observation
+    date."""
     o = n.source
     layout = cal.rent.layout
     f = features_of(
@@ -114,7 +115,6 @@ def _lease_forecast(cal: Calibration, n: Normalised, spec: ModelSpec, a: Assumpt
     )
     card = card_of(n)
     f = replace(f, card=card if card in layout.cards else None)
-    st = state_of(cal, spec, as_of=cal.as_of, age_months=None, a=a, fp8=None, fp4=None)
     tau = (o.observed_on - cal.as_of).days / 365.25
     return math.exp(cal.rent.log_rent(f)) * rent_at(st.path, tau) / rent_at(st.path, 0.0)
 
@@ -186,17 +186,31 @@ def _predict_origin(
     known_frontier = [e for e in frontier if e.effective_from <= origin]
     cal = calibrate(list(models.values()), observations, fx, known_frontier, as_of=origin)
     history = [n for n in normalised if n.source.observed_on <= origin]
+    # Per origin, baselines depend only on (model, kind, lease term) and a model's state only
+    # on the model: computed once each (the same values, without rescanning the history).
+    baselines: dict[tuple[str, str, str], tuple[float, float] | None] = {}
+    states: dict[str, State] = {}
     result = []
     for n in normalised:
         o = n.source
         horizon = _horizon(origin, o.observed_on) if o.observed_on > origin else None
-        base = _baselines(history, n, origin) if horizon else None
-        if horizon is None or base is None:
+        if horizon is None:
+            continue
+        key = (o.model_slug, o.kind, o.term if o.kind == "lease" else "")
+        if key not in baselines:
+            baselines[key] = _baselines(history, n, origin)
+        base = baselines[key]
+        if base is None:
             continue
         spec = models[o.model_slug]
-        engine = (
-            _lease_forecast(cal, n, spec, a) if o.kind == "lease" else _sale_forecast(cal, n, spec)
-        )
+        if o.kind == "lease":
+            if spec.slug not in states:
+                states[spec.slug] = state_of(
+                    cal, spec, as_of=cal.as_of, age_months=None, a=a, fp8=None, fp4=None
+                )
+            engine: float | None = _lease_forecast(cal, n, spec, states[spec.slug])
+        else:
+            engine = _sale_forecast(cal, n, spec)
         if engine is None:
             continue
         behind = is_behind(support_of(spec), frontier_at(known_frontier, o.observed_on))

@@ -84,8 +84,8 @@ def trend(rows: Sequence[TrendRow], min_cells: int = 3) -> tuple[Estimate, Estim
     for ix in spans:
         block = slice(start, start + len(ix))
         mean_w = w[block] / w[block].sum()
-        x[block] -= mean_w @ x[block]
-        y[block] -= mean_w @ y[block]
+        x[block] -= (mean_w[:, None] * x[block]).sum(axis=0)
+        y[block] -= (mean_w * y[block]).sum()
         start += len(ix)
     w = w * w.sum() / (w * w).sum()
     flat = Prior(np.zeros(3), np.full(3, math.inf), np.zeros((0, 3)), 1.0)

@@ -255,8 +255,11 @@ class RentModel:
         return float(self.beta[self.layout.names.index(name)])
 
     def log_rent(self, f: Features) -> float:
-        """Predicted log USD per GPU-hour."""
-        return float(self.layout.row(f) @ self.beta)
+        """Predicted log USD per GPU-hour: ``x·β``, summed exactly (``math.fsum``) so that it
+        does not depend on a BLAS kernel's order of addition."""
+        row = self.layout.row(f)
+        nonzero = np.flatnonzero(row)
+        return math.fsum((row[nonzero] * self.beta[nonzero]).tolist())
 
 
 def _knots(start: float, end: float) -> tuple[float, ...]:
@@ -296,12 +299,12 @@ def _dispersion(layout: Hedonic, x: Array, fit: PointFit) -> Array:
     """Log distance of each price from the reference rate of its model, term and date: the
     residual plus its provider and rate-card effects (the market's spread a band shows)."""
     mask = np.array([n.startswith(("provider:", "card:")) for n in layout.names])
-    return np.asarray(fit.residuals + x[:, mask] @ fit.beta[mask])
+    return np.asarray(fit.residuals + (x[:, mask] * fit.beta[mask]).sum(axis=1))
 
 
 def _quantiles(values: Array, weights: Array, band: float) -> tuple[float, float]:
     """Weighted (1-band)/2 and (1+band)/2 quantiles."""
-    order = np.argsort(values)
+    order = np.argsort(values, kind="stable")
     cum = np.cumsum(weights[order]) / weights.sum()
     lo_at = int(np.searchsorted(cum, (1 - band) / 2))
     hi_at = min(int(np.searchsorted(cum, (1 + band) / 2)), len(cum) - 1)

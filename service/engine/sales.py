@@ -34,6 +34,15 @@ _MODEL_SD = 0.5
 _SERIES_SD = 0.3
 #: Second-hand prices move fast: a half-year half-life on observation weights.
 _HALF_LIFE = 0.5
+#: Floor of the residual scale σ, in log price. Sale evidence is quoted in round figures and
+#: range midpoints ("around $19K", "$22-25k", the mean of three listings), so log prices are
+#: known to a few per cent (rounding to the nearest $1K at $19K is ±2.6%); the rent model's
+#: floor (hedonic._MIN_SCALE) rests on the same resolution. Below it the weighted MAD measures
+#: exact fits (a series seen once is fitted exactly by its own effect, and once such series
+#: carry half the recency weight the MAD is 0), not the market: the penalty σ²·P would vanish,
+#: switch the priors off and leave model and series effects unidentified (condition number of
+#: the normal matrix ~1e14 at as_of 2026-06-30 under the former floor of 1e-6).
+_MIN_SCALE = 0.03
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +81,10 @@ class SaleModel:
         return np.asarray(base + effects)
 
     def log_price(self, f: SaleFeatures) -> float:
-        """Predicted log USD per GPU: ``log P_ref + x·β``."""
-        return f.log_reference + float(self.row(f) @ self.beta)
+        """Predicted log USD per GPU: ``log P_ref + x·β`` (``x·β`` summed exactly by
+        ``math.fsum``, independent of a BLAS kernel's order of addition)."""
+        row = self.row(f)
+        return f.log_reference + math.fsum((row * self.beta).tolist())
 
 
 def fit_sale_model(
@@ -93,7 +104,7 @@ def fit_sale_model(
     sds = [s for _, s in _PRIORS.values()] + [_MODEL_SD] * len(models)
     sds += [_SERIES_SD] * len(series)
     prior = Prior(np.asarray(means), np.asarray(sds), np.zeros((0, len(means))), 1.0)
-    fit = huber_point_fit(x, y, w, prior)
+    fit = huber_point_fit(x, y, w, prior, min_scale=_MIN_SCALE)
     k = (fit.scale / _MODEL_SD) ** 2
     totals: dict[str, float] = {}
     counts: dict[str, int] = {}

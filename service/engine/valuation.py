@@ -8,7 +8,7 @@ along the same path as the residual value (the identity of DESIGN.md 4.8).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date
 from typing import Any
 
@@ -27,6 +27,10 @@ _HOURS_PER_MONTH = HOURS_PER_YEAR / 12.0
 #: Prior sd of a model's own level (log), as in the hedonic model: widens the band of models
 #: priced from the cross-section alone.
 _MODEL_SD = 0.3
+#: The default assumptions (immutable, so one validated instance serves every request).
+_DEFAULTS = Assumptions()
+#: Field names of :class:`ModelSpec` in declaration order (for the inputs digest).
+_SPEC_FIELDS = tuple(f.name for f in fields(ModelSpec))
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +162,7 @@ def quote(
     identity of DESIGN.md 4.8 on the same path as :func:`residual`.
     """
     _check(term, gpus)
-    a = assumptions or Assumptions()
+    a = assumptions or _DEFAULTS
     st = state_of(cal, spec, as_of=as_of, age_months=age_months, a=a, fp8=fp8, fp4=fp4)
     hedonic_term = market_log_rent(cal, spec, term, fp8, fp4)["term"]
     lo_q, hi_q = (q * _band_widening(cal, spec) for q in cal.rent.residual_quantiles)
@@ -176,6 +180,7 @@ def quote(
         "pricing": "identity" if term in FIXED_TERM_YEARS else "market",
     }
     request = {"kind": "quote", "term": term, "gpus": gpus, "fp8": fp8, "fp4": fp4}
+    echoed = a.as_dict()
     return Quote(
         model=spec.slug,
         as_of=as_of,
@@ -194,9 +199,9 @@ def quote(
         fp4=st.fp4,
         components=components,
         observations_used=cal.rent.counts.get(spec.slug, 0),
-        assumptions=a.as_dict(),
+        assumptions=echoed,
         engine_version=ENGINE_VERSION,
-        inputs_digest=_digest(cal, spec, st, a, request),
+        inputs_digest=_digest(cal, spec, st, echoed, request),
     )
 
 
@@ -223,15 +228,21 @@ def _components(cal: Calibration, st: State) -> dict[str, Any]:
 
 
 def _digest(
-    cal: Calibration, spec: ModelSpec, st: State, a: Assumptions, request: dict[str, Any]
+    cal: Calibration,
+    spec: ModelSpec,
+    st: State,
+    assumptions: dict[str, float],
+    request: dict[str, Any],
 ) -> str:
+    """Digest of everything behind an answer; the spec is read field by field (as
+    ``dataclasses.asdict`` would give for its scalar fields, without the deep copy)."""
     return inputs_digest(
         {
             "engine_version": ENGINE_VERSION,
             "data": cal.fingerprint,
-            "spec": asdict(spec),
+            "spec": {name: getattr(spec, name) for name in _SPEC_FIELDS},
             "request": request | {"as_of": st.as_of.isoformat(), "age_months": st.age_months},
-            "assumptions": a.as_dict(),
+            "assumptions": assumptions,
         }
     )
 
@@ -282,7 +293,7 @@ def residual(
     """
     if premise not in PREMISES:
         raise ValueError(f"premise must be one of {', '.join(PREMISES)}, got {premise!r}")
-    a = assumptions or Assumptions()
+    a = assumptions or _DEFAULTS
     st = state_of(cal, spec, as_of=as_of, age_months=age_months, a=a, fp8=fp8, fp4=fp4)
     factor = {
         "market": 1.0,
@@ -306,6 +317,7 @@ def residual(
         "fp4": fp4,
         "curve": include_curve,
     }
+    echoed = a.as_dict()
     return Residual(
         model=spec.slug,
         as_of=as_of,
@@ -329,9 +341,9 @@ def residual(
         components=_components(cal, st) | {"premise_factor": factor},
         observations_used=cal.rent.counts.get(spec.slug, 0)
         + (cal.sales.counts.get(spec.slug, 0) if cal.sales else 0),
-        assumptions=a.as_dict(),
+        assumptions=echoed,
         engine_version=ENGINE_VERSION,
-        inputs_digest=_digest(cal, spec, st, a, request),
+        inputs_digest=_digest(cal, spec, st, echoed, request),
         curve=curve,
     )
 
