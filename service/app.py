@@ -27,6 +27,7 @@ from service.observability import Metrics, RequestContextMiddleware
 from service.ops.router import router as ops_router
 from service.registry.router import router as registry_router
 from service.valuation.cache import CalibrationCache
+from service.valuation.fleet_router import router as fleet_router
 from service.valuation.router import router as valuation_router
 from service.valuation.service import Valuer
 
@@ -57,6 +58,10 @@ TAGS = [
     {
         "name": "finance",
         "description": "Assets, monthly book schedules and spreadsheet-exact depreciation.",
+    },
+    {
+        "name": "fleet",
+        "description": "Fleet valuations as of a date: book beside fair value, JSON or CSV.",
     },
     {"name": "keys", "description": "API keys with scopes (admin)."},
     {"name": "audit", "description": "Who changed what, when, from what to what (admin)."},
@@ -106,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(valuation_router)
     app.include_router(registry_router)
     app.include_router(finance_router)
+    app.include_router(fleet_router)
     app.include_router(keys_router)
     app.include_router(audit_router)
     app.add_middleware(IdempotencyMiddleware)

@@ -26,9 +26,10 @@ Deterministic: nothing here reads a clock. The same ``as_of`` and ``known_at`` g
 answer as long as the register and the reference data (models, FX, frontier, assumptions) are
 unchanged; ``known_at`` filters observations only.
 
-Cost: one calibration per request (the cached one), one engine call per distinct
-(model, age in days) pair and one schedule per distinct set of book terms, both memoised for
-the request; assets are read by one streaming statement, so the CSV never holds the fleet.
+Cost: one calibration per request (the cached one); one engine call per distinct
+(model, age in days) pair, memoised for the request; one book schedule per asset (recent book
+terms memoised: units bought together share them). Assets are read by one streaming statement
+and CSV is written in chunks, so memory does not grow with the fleet.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import calendar
 import csv
 import io
 import itertools
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -77,6 +79,9 @@ Regime = Literal["frontier", "behind"]
 DAYS_PER_MONTH = 30.4375
 MAX_AGE_MONTHS = 600.0
 CSV_CHUNK_ROWS = 1000
+# Units bought together share their book terms and sit next to each other in id order; a small
+# LRU catches them without growing with the fleet (engine answers are few: models × ages).
+BOOK_MEMO = 4096
 STREAM_BATCH = 1000
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -296,7 +301,7 @@ class FleetValuation:
         self.engine_calls = 0
         self.schedules = 0
         self._fair: dict[tuple[str, int], Fair] = {}
-        self._book: dict[BookTerms, tuple[str | None, Decimal]] = {}
+        self._book: OrderedDict[BookTerms, tuple[str | None, Decimal]] = OrderedDict()
 
     def line(self, asset: AssetRecord) -> AssetLine:
         out = self.currency or asset.currency
@@ -351,6 +356,8 @@ class FleetValuation:
         hit = self._book.get(terms)
         if hit is None:
             hit = self._book[terms] = self._closing_book(terms)
+            if len(self._book) > BOOK_MEMO:
+                self._book.popitem(last=False)
         return hit
 
     def _closing_book(self, terms: BookTerms) -> tuple[str | None, Decimal]:

@@ -207,7 +207,7 @@ def _after(cursor: str | None) -> int | None:
     if not cursor:
         return None
     (last_id,) = decode_cursor(cursor, 1)
-    if not isinstance(last_id, int) or isinstance(last_id, bool):
+    if not isinstance(last_id, int) or isinstance(last_id, bool) or not 0 <= last_id < 2**63:
         raise InvalidInput(
             "The cursor is not one this service issued.",
             errors=[FieldError(field="query.cursor", reason="malformed cursor")],

@@ -1,0 +1,318 @@
+"""Time GET /valuations over a synthetic fleet of 100,000 assets, as CSV and as JSON pages.
+
+Builds a fresh database (SQLite file by default; ``--postgres URL`` creates and drops a
+throw-away database on that server), migrates and seeds it, bulk-inserts N synthetic assets
+(seeded random models, in-service dates, costs, currencies, methods; SQLAlchemy core, in
+chunks), then drives the app in process:
+
+- ``csv``: one streamed response, consumed chunk by chunk through a raw ASGI ``send`` (httpx's
+  ASGITransport would buffer the body, hiding whether the server streams);
+- ``json``: every page at ``limit=1000`` through httpx's ASGITransport.
+
+For each it reports wall time, rows/s, the process's peak RSS so far (``ru_maxrss``, so run CSV
+first), engine residual calls and book schedules computed. Nothing here is a test.
+
+    python bench/fleet_valuation.py                       # 100,000 assets on SQLite
+    python bench/fleet_valuation.py --assets 20000 --postgres postgresql://postgres@127.0.0.1/postgres
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy.engine import make_url
+
+from service import engine as valuation_engine
+from service import schema
+from service.app import create_app
+from service.config import Settings
+from service.db import make_engine, make_sessionmaker, mark_data_changed, unit_of_work
+from service.finance import service as finance
+from service.finance.orm import Asset, BookChange
+from service.registry.orm import GpuModel
+from service.registry.seed import seed_all
+
+AS_OF = "2026-06-30"
+LAST_IN_SERVICE = date(2026, 6, 30)
+EARLIEST_IN_SERVICE = date(2020, 1, 1)
+# (slug, price per GPU in USD, weight): datacenter parts at roughly what buyers paid.
+MODELS = [
+    ("nvidia-v100-sxm2-32gb", 11_458, 3),
+    ("nvidia-a100-sxm4-40gb", 15_000, 4),
+    ("nvidia-a100-sxm4-80gb", 17_000, 8),
+    ("nvidia-h100-pcie-80gb", 28_000, 4),
+    ("nvidia-h100-sxm5-80gb", 33_600, 12),
+    ("nvidia-h200-sxm-141gb", 35_000, 6),
+    ("nvidia-b200-sxm-180gb", 40_000, 5),
+    ("nvidia-l40s-48gb", 9_000, 3),
+    ("amd-mi300x-192gb", 15_000, 3),
+]
+CURRENCIES = [("USD", 1.0, 85), ("EUR", 1.1, 10), ("GBP", 1.27, 5)]  # (code, ~USD per unit, %)
+METHODS = [("straight_line", 85), ("ddb", 5), ("syd", 4), ("declining_balance", 3), ("macrs", 3)]
+CHUNK = 5_000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--assets", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=20260630)
+    parser.add_argument("--postgres", metavar="URL", help="a server to create a database on")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="gpuval-bench-") as tmp:
+        url, drop = _database(args.postgres, Path(tmp))
+        try:
+            started = time.perf_counter()
+            schema.upgrade(url)
+            db = make_engine(url)
+            with unit_of_work(make_sessionmaker(db)) as session:
+                seed_all(session)
+            load_s = _load(db, args.assets, random.Random(args.seed))
+            db.dispose()
+            print(
+                f"{make_url(url).get_backend_name()}: migrated and seeded, "
+                f"{args.assets:,} assets inserted in {load_s:.1f} s "
+                f"(setup {time.perf_counter() - started:.1f} s)"
+            )
+            results = asyncio.run(_drive(url, args.assets))
+        finally:
+            drop()
+    _table(results)
+    return 0
+
+
+# --- the database -------------------------------------------------------------------------------
+
+
+def _database(server: str | None, tmp: Path) -> tuple[str, Callable[[], None]]:
+    if server is None:
+        return f"sqlite:///{tmp / 'fleet.db'}", lambda: None
+    name = f"gpuval_bench_{os.getpid()}"
+    admin_url = make_url(server).set(drivername="postgresql+psycopg")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return admin_url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def _load(db: Any, n: int, rng: random.Random) -> float:
+    """Insert ``n`` assets (and a few changes of estimate) in chunks; returns seconds."""
+    started = time.perf_counter()
+    with unit_of_work(make_sessionmaker(db)) as session:
+        releases = dict(session.execute(select(GpuModel.slug, GpuModel.release_date)).all())
+        for first in range(0, n, CHUNK):
+            rows = list(_assets(rng, releases, first, min(CHUNK, n - first)))
+            ids = session.scalars(
+                insert(Asset).returning(Asset.id, sort_by_parameter_order=True), rows
+            ).all()
+            changes = [
+                change
+                for ident, row in zip(ids, rows, strict=True)
+                if (change := _change(rng, ident, row)) is not None
+            ]
+            if changes:
+                session.execute(insert(BookChange), changes)
+        mark_data_changed(session)
+    return time.perf_counter() - started
+
+
+def _assets(
+    rng: random.Random, releases: dict[str, Any], first: int, count: int
+) -> Iterator[dict[str, Any]]:
+    now = datetime(2026, 7, 1, tzinfo=UTC)
+    slugs, prices, weights = zip(*MODELS, strict=True)
+    for k in range(first, first + count):
+        i = rng.choices(range(len(slugs)), weights=weights)[0]
+        release: date = releases[slugs[i]]
+        start = max(release, EARLIEST_IN_SERVICE)
+        in_service = start + timedelta(days=rng.randrange((LAST_IN_SERVICE - start).days + 1))
+        currency, usd_per_unit, _ = rng.choices(CURRENCIES, weights=[c[2] for c in CURRENCIES])[0]
+        method = rng.choices([m[0] for m in METHODS], weights=[m[1] for m in METHODS])[0]
+        gpus = rng.choice((1, 4, 8, 8, 8))
+        cost = round(prices[i] * gpus * rng.uniform(0.85, 1.10) / usd_per_unit, 2)
+        macrs = method == "macrs"
+        yield {
+            "tag": f"BENCH-{k:06d}",
+            "model_slug": slugs[i],
+            "gpu_count": gpus,
+            "in_service_on": in_service,
+            "acquisition_cost": cost,
+            "currency": currency,
+            "salvage": 0.0 if macrs or rng.random() < 0.7 else round(cost * 0.05, 2),
+            "book_method": method,
+            "life_months": 60 if macrs else rng.choice((36, 48, 60, 60, 72)),
+            "location": rng.choice(("Frankfurt DC1", "Ashburn", "Singapore", "")),
+            "status": rng.choices(("active", "idle", "retired"), weights=(90, 7, 3))[0],
+            "notes": "",
+            "revision": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+
+def _change(rng: random.Random, ident: int, row: dict[str, Any]) -> dict[str, Any] | None:
+    """One asset in fifty gets a longer life from its second year on."""
+    if row["book_method"] == "macrs" or rng.random() >= 0.02:
+        return None
+    start: date = row["in_service_on"]
+    month = date(start.year + 1, start.month, 1)
+    return {
+        "asset_id": ident,
+        "effective_month": f"{month:%Y-%m}",
+        "new_life_months": row["life_months"] + 12,
+        "new_salvage": None,
+        "recorded_at": datetime(2026, 7, 1, tzinfo=UTC),
+    }
+
+
+# --- the runs -----------------------------------------------------------------------------------
+
+
+class Counted:
+    """Counts calls to the engine's residual and to book schedules while the runs go."""
+
+    def __init__(self) -> None:
+        self.residuals = 0
+        self.schedules = 0
+        residual, schedule = valuation_engine.residual, finance.BookTerms.schedule
+
+        def counted_residual(*args: Any, **kwargs: Any) -> Any:
+            self.residuals += 1
+            return residual(*args, **kwargs)
+
+        def counted_schedule(terms: finance.BookTerms) -> Any:
+            self.schedules += 1
+            return schedule(terms)
+
+        valuation_engine.residual = counted_residual
+        finance.BookTerms.schedule = counted_schedule
+
+    def take(self) -> tuple[int, int]:
+        out = (self.residuals, self.schedules)
+        self.residuals = self.schedules = 0
+        return out
+
+
+async def _drive(url: str, n: int) -> list[dict[str, Any]]:
+    settings = Settings(database_url=url, api_key_secret="bench", json_logs=False)
+    app = create_app(settings)
+    counted = Counted()
+    results = []
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            started = time.perf_counter()
+            warm = await client.get(
+                "/residual", params={"model": "nvidia-h100-sxm5-80gb", "as_of": AS_OF}
+            )
+            assert warm.status_code == 200, warm.text
+            results.append(_row("calibrate (once)", started, 0, *counted.take()))
+
+            started = time.perf_counter()
+            lines, chunks, size = await _stream_csv(app)
+            assert lines - n - 1 in (1, 2, 3), lines  # the header, assets, totals per currency
+            note = f"{chunks} chunks, {size / 1e6:.1f} MB"
+            results.append(_row("csv (streamed)", started, n, *counted.take(), note))
+
+            started = time.perf_counter()
+            pages, seen, cursor = 0, 0, None
+            while True:
+                params = {"as_of": AS_OF, "limit": 1000} | ({"cursor": cursor} if cursor else {})
+                response = await client.get("/valuations", params=params)
+                assert response.status_code == 200, response.text
+                body = response.json()
+                pages, seen, cursor = pages + 1, seen + len(body["items"]), body["next_cursor"]
+                if cursor is None:
+                    break
+            assert seen == n, seen
+            results.append(_row("json (all pages)", started, n, *counted.take(), f"{pages} pages"))
+    return results
+
+
+async def _stream_csv(app: Any) -> tuple[int, int, int]:
+    """GET /valuations?format=csv through raw ASGI: count lines and bytes, keep nothing."""
+    lines = chunks = size = 0
+    requested, done = False, asyncio.Event()
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": "/valuations", "raw_path": b"/valuations",
+        "query_string": f"as_of={AS_OF}&format=csv".encode(), "root_path": "",
+        "headers": [(b"host", b"bench")], "client": ("bench", 1), "server": ("bench", 80),
+    }  # fmt: skip
+
+    async def receive() -> dict[str, Any]:
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal lines, chunks, size
+        if message["type"] == "http.response.start":
+            assert message["status"] == 200, message
+        elif message["type"] == "http.response.body":
+            body = message.get("body", b"")
+            lines, size, chunks = lines + body.count(b"\n"), size + len(body), chunks + bool(body)
+            if not message.get("more_body"):
+                done.set()
+
+    await app(scope, receive, send)
+    return lines, chunks, size
+
+
+def _row(
+    phase: str, started: float, rows: int, residuals: int, schedules: int, note: str = ""
+) -> dict[str, Any]:
+    wall = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return {
+        "phase": phase,
+        "wall_s": wall,
+        "rows_per_s": rows / wall if rows else 0.0,
+        "peak_rss_mb": peak_kib / 1024,
+        "engine_calls": residuals,
+        "schedules": schedules,
+        "note": note,
+    }
+
+
+def _table(results: list[dict[str, Any]]) -> None:
+    header = (
+        f"{'phase':<18} {'wall s':>8} {'rows/s':>9} {'peak RSS MB':>12} "
+        f"{'engine calls':>13} {'schedules':>10}  note"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(
+            f"{r['phase']:<18} {r['wall_s']:>8.1f} {r['rows_per_s']:>9,.0f} "
+            f"{r['peak_rss_mb']:>12.0f} {r['engine_calls']:>13,} {r['schedules']:>10,}  {r['note']}"
+        )
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
