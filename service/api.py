@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Coroutine, Iterable, Iterator
+from contextlib import AsyncExitStack
 from typing import Annotated, Any, Generic, TypeVar
 
 import anyio
@@ -47,7 +48,7 @@ class RetryingRoute(APIRoute):
         async def retrying(request: Request) -> Response:
             for attempt in range(1, self.ATTEMPTS + 1):
                 try:
-                    return await handler(request)
+                    return await _one_attempt(handler, request)
                 except DBAPIError as exc:
                     if not exc.connection_invalidated or attempt == self.ATTEMPTS:
                         raise
@@ -59,6 +60,27 @@ class RetryingRoute(APIRoute):
 
         return retrying
 
+
+async def _one_attempt(
+    handler: Callable[[Request], Coroutine[Any, Any, Response]], request: Request
+) -> Response:
+    """Run the handler with its own exit stack for function-scoped dependencies.
+
+    FastAPI opens that stack around the whole route handler, so without this a failed attempt's
+    session would never see its exception: it would stay open and be *committed* (or fail to
+    commit, as a 500) after the next attempt, when the request ends.
+    """
+    outer = request.scope.get(_FUNCTION_STACK)
+    assert isinstance(outer, AsyncExitStack), f"FastAPI no longer sets {_FUNCTION_STACK}"
+    try:
+        async with AsyncExitStack() as stack:
+            request.scope[_FUNCTION_STACK] = stack
+            return await handler(request)
+    finally:
+        request.scope[_FUNCTION_STACK] = outer
+
+
+_FUNCTION_STACK = "fastapi_function_astack"  # where FastAPI keeps scope="function" dependencies
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 

@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from service import __version__, errors, schema
 from service.audit.router import router as audit_router
-from service.auth.deps import READ_METHODS, authorize
+from service.auth.deps import READ_METHODS, authorize, authorize_read
 from service.auth.router import router as keys_router
 from service.config import Settings
 from service.db import make_engine, make_sessionmaker
@@ -146,9 +146,11 @@ def _declare_open_reads(app: FastAPI, spec: dict[str, Any]) -> None:
     set: the empty requirement ``{}`` says so, and Authorize in Swagger UI still works."""
     for context in iter_route_contexts(app.routes):
         route = context.original_route
-        if not isinstance(route, APIRoute) or not route.methods or route.methods - READ_METHODS:
+        if not isinstance(route, APIRoute) or not route.methods:
             continue
-        if not any(d.dependency is authorize for d in route.dependencies):
+        guards = {d.dependency for d in route.dependencies}
+        is_read = not route.methods - READ_METHODS and authorize in guards
+        if not (is_read or authorize_read in guards):
             continue
         for method in route.methods:
             operation = spec["paths"].get(context.path_format, {}).get(method.lower(), {})

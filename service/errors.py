@@ -220,7 +220,7 @@ def install(app: FastAPI) -> None:
         return problem_response(
             503,
             "The database connection dropped while committing; the change may or may not have "
-            "been applied. Retry with the same Idempotency-Key, or read before writing again.",
+            "been applied. Read the resource (or the audit log) before writing again.",
             kind="commit-outcome-unknown",
             instance=request.url.path,
             headers={"Retry-After": "2"},

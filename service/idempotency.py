@@ -10,13 +10,15 @@ primary key decides. A response of 5xx (or 401/403) releases the key so the retr
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
 from sqlalchemy import JSON, Integer, LargeBinary, String, delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,6 +30,8 @@ TTL = timedelta(hours=24)
 LOCK = timedelta(minutes=5)
 REPLAYED_HEADERS = ("content-type", "location", "etag")
 RELEASE_STATUSES = frozenset({401, 403})
+FINISH_ATTEMPTS = 3
+log = logging.getLogger("service.idempotency")
 
 
 class IdempotencyRecord(Base):
@@ -192,9 +196,21 @@ class IdempotencyMiddleware:
             return
         sessions = scope["app"].state.sessions
         namespace = namespace_of(scope)
-        outcome = await anyio.to_thread.run_sync(
-            claim, sessions, namespace, key, fingerprint_of(scope, body)
-        )
+        try:
+            outcome = await anyio.to_thread.run_sync(
+                claim, sessions, namespace, key, fingerprint_of(scope, body)
+            )
+        except SQLAlchemyError as exc:
+            if not _database_unavailable(exc):
+                raise
+            log.warning("idempotency claim failed, database unavailable: %s", exc)
+            await problem_response(
+                503,
+                "The database is unreachable; retry shortly with the same Idempotency-Key.",
+                kind="database-unavailable",
+                headers={"Retry-After": "2"},
+            )(scope, receive, send)
+            return
         if isinstance(outcome, Refused):
             headers = {"Retry-After": "1"} if outcome.status == 409 else None
             await problem_response(
@@ -234,8 +250,7 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, receive_once, capture)
         finally:
-            await anyio.to_thread.run_sync(
-                finish,
+            await _finish(
                 sessions,
                 namespace,
                 key,
@@ -243,6 +258,26 @@ class IdempotencyMiddleware:
                 captured["headers"],
                 bytes(captured["body"]),
             )
+
+
+async def _finish(sessions: Any, namespace: str, key: str, *result: Any) -> None:
+    """Store the answer, retrying on a dropped connection: the answer is already on its way, so
+    a failure here can only be logged, and the claim then stays locked until ``LOCK`` lapses."""
+    for attempt in range(1, FINISH_ATTEMPTS + 1):
+        try:
+            await anyio.to_thread.run_sync(finish, sessions, namespace, key, *result)
+            return
+        except SQLAlchemyError as exc:
+            if not _database_unavailable(exc) or attempt == FINISH_ATTEMPTS:
+                log.error("could not record the answer for Idempotency-Key %r: %s", key, exc)
+                return
+            await anyio.sleep(0.2 * attempt)
+
+
+def _database_unavailable(exc: SQLAlchemyError) -> bool:
+    return isinstance(exc, OperationalError | PoolTimeoutError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, Any]:

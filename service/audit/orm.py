@@ -38,8 +38,10 @@ class Audited:
     __audit_exclude__: ClassVar[frozenset[str]] = frozenset()
 
     def audit_id(self) -> str:
-        identity = inspect(self).identity
-        return "/".join(str(part) for part in identity) if identity else ""
+        # From the primary-key columns, not the identity key: a new row only gets its identity
+        # key after ``after_flush``, where the audit entry is written.
+        key = inspect(type(self)).primary_key_from_instance(self)
+        return "/".join(str(part) for part in key)
 
     def audit_snapshot(self) -> dict[str, Any]:
         mapper = inspect(type(self))

@@ -41,20 +41,32 @@ def _before(obj: Audited) -> dict[str, Any]:
     return snapshot
 
 
+@event.listens_for(Session, "before_flush")
+def _remember_before(session: Session, _context: Any, _instances: Any) -> None:
+    """Snapshot changed rows before the flush: the flush bumps the version counter in place,
+    leaving no history of the old revision for ``after_flush`` to read."""
+    session.info["audit_before"] = {
+        id(obj): _before(obj)
+        for obj in (*session.dirty, *session.deleted)
+        if isinstance(obj, Audited)
+    }
+
+
 @event.listens_for(Session, "after_flush")
 def _record(session: Session, _context: Any) -> None:
+    befores: dict[int, dict[str, Any]] = session.info.pop("audit_before", {})
     rows: list[dict[str, Any]] = []
     for obj in session.new:
         if isinstance(obj, Audited):
             rows.append(_row(session, "create", obj, None, obj.audit_snapshot()))
     for obj in session.dirty:
         if isinstance(obj, Audited) and session.is_modified(obj, include_collections=False):
-            before, after = _before(obj), obj.audit_snapshot()
+            before, after = befores.get(id(obj)) or _before(obj), obj.audit_snapshot()
             if before != after:
                 rows.append(_row(session, "update", obj, before, after))
     for obj in session.deleted:
         if isinstance(obj, Audited):
-            rows.append(_row(session, "delete", obj, _before(obj), None))
+            rows.append(_row(session, "delete", obj, befores.get(id(obj)) or _before(obj), None))
     if rows:
         session.connection().execute(insert(AuditEntry), rows)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 from sqlalchemy import func, select
 
 from service.api import (
@@ -45,6 +46,16 @@ class AuditRead(BaseModel):
     after: dict[str, Any] | None
 
 
+_ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+
+
+def _iso_8601(value: object) -> object:
+    """Only ISO 8601 text: pydantic would also read `0.5` as a Unix time, which nobody means."""
+    if isinstance(value, str) and not _ISO_INSTANT.match(value):
+        raise ValueError("expected an ISO 8601 instant such as 2025-01-01T00:00:00Z")
+    return value
+
+
 @router.get("/audit", response_model=Page[AuditRead], responses=responses(422, 503))
 def list_audit(
     session: SessionDep,
@@ -55,9 +66,15 @@ def list_audit(
     action: Literal["create", "update", "delete"] | None = None,
     actor_key_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     since: Annotated[
-        datetime | None, Query(description="On or after this instant (ISO 8601).")
+        datetime | None,
+        Query(description="On or after this instant (ISO 8601)."),
+        BeforeValidator(_iso_8601),
     ] = None,
-    until: Annotated[datetime | None, Query(description="Before this instant (ISO 8601).")] = None,
+    until: Annotated[
+        datetime | None,
+        Query(description="Before this instant (ISO 8601)."),
+        BeforeValidator(_iso_8601),
+    ] = None,
     limit: Limit = 100,
     cursor: CursorParam = None,
 ) -> Page[AuditRead]:

@@ -56,11 +56,17 @@ def _require(principal: Principal | None, scope: str) -> Principal:
     return principal
 
 
+def authorize_read(request: Request, principal: PrincipalDep) -> Principal | None:
+    """Reads, and computations that change nothing (POST /quote): a `read` key only when
+    REQUIRE_READ_KEY is set."""
+    settings: Settings = request.app.state.settings
+    return _require(principal, "read") if settings.require_read_key else principal
+
+
 def authorize(request: Request, principal: PrincipalDep) -> Principal | None:
     """Writes need `write`; reads need `read` only when REQUIRE_READ_KEY is set."""
     if request.method in READ_METHODS:
-        settings: Settings = request.app.state.settings
-        return _require(principal, "read") if settings.require_read_key else principal
+        return authorize_read(request, principal)
     return _require(principal, "write")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
@@ -35,7 +34,7 @@ from service.finance.schemas import (
 )
 from service.registry import bulk
 from service.registry.router import ContentType, RawBody
-from service.registry.schemas import SLUG_PATTERN, ImportResult
+from service.registry.schemas import SLUG_PATTERN, ImportResult, MarketDate
 
 router = APIRouter(
     tags=["finance"],
@@ -80,10 +79,10 @@ def list_assets(
         ),
     ] = None,
     in_service_from: Annotated[
-        date | None, Query(description="In service on or after this date.")
+        MarketDate | None, Query(description="In service on or after this date.")
     ] = None,
     in_service_to: Annotated[
-        date | None, Query(description="In service on or before this date.")
+        MarketDate | None, Query(description="In service on or before this date.")
     ] = None,
     limit: Limit = 100,
     cursor: CursorParam = None,
@@ -137,7 +136,7 @@ def import_assets(session: SessionDep, body: RawBody, content_type: ContentType)
     return ImportResult(created=service.import_assets(session, rows), skipped=0)
 
 
-@router.get("/assets/{asset_id}", response_model=AssetRead, responses=responses(404, 422, 503))
+@router.get("/assets/{asset_id:int}", response_model=AssetRead, responses=responses(404, 422, 503))
 def get_asset(session: SessionDep, asset_id: AssetId, response: Response) -> AssetRead:
     """One asset, with its ETag for conditional updates."""
     asset = service.require_asset(session, asset_id)
@@ -145,7 +144,7 @@ def get_asset(session: SessionDep, asset_id: AssetId, response: Response) -> Ass
     return service.to_read(asset)
 
 
-@router.put("/assets/{asset_id}", response_model=AssetRead, responses=WRITE_ERRORS)
+@router.put("/assets/{asset_id:int}", response_model=AssetRead, responses=WRITE_ERRORS)
 def replace_asset(
     session: SessionDep,
     asset_id: AssetId,
@@ -159,7 +158,7 @@ def replace_asset(
     return service.to_read(asset)
 
 
-@router.patch("/assets/{asset_id}", response_model=AssetRead, responses=WRITE_ERRORS)
+@router.patch("/assets/{asset_id:int}", response_model=AssetRead, responses=WRITE_ERRORS)
 def patch_asset(
     session: SessionDep,
     asset_id: AssetId,
@@ -173,7 +172,9 @@ def patch_asset(
     return service.to_read(asset)
 
 
-@router.delete("/assets/{asset_id}", status_code=status.HTTP_204_NO_CONTENT, responses=WRITE_ERRORS)
+@router.delete(
+    "/assets/{asset_id:int}", status_code=status.HTTP_204_NO_CONTENT, responses=WRITE_ERRORS
+)
 def delete_asset(session: SessionDep, asset_id: AssetId, if_match: IfMatch = None) -> Response:
     """Delete an asset and its recorded changes of estimate."""
     service.delete_asset(session, asset_id, if_match=if_match)
@@ -181,7 +182,7 @@ def delete_asset(session: SessionDep, asset_id: AssetId, if_match: IfMatch = Non
 
 
 @router.get(
-    "/assets/{asset_id}/schedule",
+    "/assets/{asset_id:int}/schedule",
     response_model=AssetSchedule,
     responses=responses(404, 422, 503),
 )

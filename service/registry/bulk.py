@@ -33,9 +33,13 @@ def parse(body: bytes, content_type: str) -> list[RawRow]:
     """Split a CSV (header on line 1) or a JSON list (or ``{"items": [...]}``) into rows."""
     media = content_type.split(";")[0].strip().lower()
     if media in ("text/csv", "application/csv"):
-        return list(parse_csv(_decode(body)))
+        rows = list(parse_csv(_decode(body)))
+        require_rows(rows)
+        return rows
     if media == "application/json" or media.endswith("+json"):
-        return parse_json(body)
+        rows = parse_json(body)
+        require_rows(rows)
+        return rows
     raise InvalidInput(
         f"Unsupported content type {media or '(none)'!r}; send text/csv or application/json.",
         errors=[
@@ -110,6 +114,15 @@ def _too_many() -> InvalidInput:
         f"At most {MAX_ROWS} rows per import; split the file.",
         errors=[FieldError(field="body", reason=f"more than {MAX_ROWS} rows")],
     )
+
+
+def require_rows(rows: Sequence[RawRow]) -> None:
+    """An import with nothing in it is a mistake (a wrong file, a header only), not a success."""
+    if not rows:
+        raise InvalidInput(
+            "The import has no rows; nothing was written.",
+            errors=[FieldError(field="body", reason="no data rows")],
+        )
 
 
 def validate_rows(

@@ -37,6 +37,7 @@ from service.registry.schemas import (
     GpuModelReplace,
     ImportResult,
     Kind,
+    MarketDate,
     ObservationCreate,
     ObservationRead,
     Segment,
@@ -259,10 +260,10 @@ def list_observations(
     ] = None,
     currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
     observed_from: Annotated[
-        date | None, Query(alias="from", description="On or after this date.")
+        MarketDate | None, Query(alias="from", description="On or after this date.")
     ] = None,
     observed_to: Annotated[
-        date | None, Query(alias="to", description="On or before this date.")
+        MarketDate | None, Query(alias="to", description="On or before this date.")
     ] = None,
     limit: Limit = 100,
     cursor: CursorParam = None,
@@ -330,7 +331,7 @@ def import_observations(
 
 
 @router.get(
-    "/observations/{observation_id}",
+    "/observations/{observation_id:int}",
     tags=["observations"],
     response_model=ObservationRead,
     responses=responses(404, 422, 503),
@@ -345,7 +346,7 @@ def get_observation(
 
 
 @router.delete(
-    "/observations/{observation_id}",
+    "/observations/{observation_id:int}",
     tags=["observations"],
     status_code=status.HTTP_204_NO_CONTENT,
     responses=WRITE_ERRORS,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Literal, Self
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
@@ -16,6 +18,7 @@ from pydantic import (
 )
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 Slug = Annotated[
     str,
     StringConstraints(min_length=2, max_length=80, pattern=SLUG_PATTERN),
@@ -27,11 +30,39 @@ Slug = Annotated[
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+
+def _iso_date(value: object) -> object:
+    """Dates are ISO 8601 text (or dates): pydantic would also read ``0`` as a Unix time."""
+    if isinstance(value, str) and not ISO_DATE.fullmatch(value.strip()):
+        raise ValueError("expected an ISO 8601 date, YYYY-MM-DD")
+    if isinstance(value, int | float):
+        raise ValueError("expected an ISO 8601 date, YYYY-MM-DD")
+    return value
+
+
+def _not_a_bool(value: object) -> object:
+    """JSON ``true`` is not the number 1 here."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number")
+    return value
+
+
+def _bool(value: object) -> object:
+    """Booleans are ``true``/``false`` (CSV: the words), never numbers."""
+    if isinstance(value, bool) or (isinstance(value, str) and value.lower() in ("true", "false")):
+        return value
+    raise ValueError("expected true or false")
+
+
+StrictBool = Annotated[bool, BeforeValidator(_bool)]
+Number = Annotated[float, BeforeValidator(_not_a_bool)]
+
 Money = Annotated[
-    float, Field(gt=0, lt=1e9, allow_inf_nan=False, description="A positive, finite amount.")
+    Number, Field(gt=0, lt=1e9, allow_inf_nan=False, description="A positive, finite amount.")
 ]
-PositiveSpec = Annotated[float, Field(gt=0, lt=1e6, allow_inf_nan=False)]
-Throughput = Annotated[float, Field(ge=0, lt=1e6, allow_inf_nan=False)]
+PositiveSpec = Annotated[Number, Field(gt=0, lt=1e6, allow_inf_nan=False)]
+Throughput = Annotated[Number, Field(ge=0, lt=1e6, allow_inf_nan=False)]
 CurrencyCode = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Z]{3}$"),
@@ -54,7 +85,7 @@ def _not_ancient(value: date) -> date:
     return value
 
 
-MarketDate = Annotated[date, AfterValidator(_not_ancient)]
+MarketDate = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_not_ancient)]
 
 _H100: dict[str, JsonValue] = {
     "slug": "nvidia-h100-sxm5-80gb",
@@ -102,12 +133,12 @@ class GpuModelFields(BaseModel):
     form_factor: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)
     ]
-    verified: bool = True
+    verified: StrictBool = True
     source: LongText = ""
-    fp8: bool | None = Field(
+    fp8: StrictBool | None = Field(
         default=None, description="Optional; must agree with `fp8_tflops > 0` when given."
     )
-    fp4: bool | None = Field(
+    fp4: StrictBool | None = Field(
         default=None, description="Optional; must agree with `fp4_tflops > 0` when given."
     )
 
@@ -160,7 +191,7 @@ class GpuModelPatch(BaseModel):
     form_factor: (
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)] | None
     ) = None
-    verified: bool | None = None
+    verified: StrictBool | None = None
     source: LongText | None = None
 
 
@@ -328,7 +359,7 @@ class AssumptionUpdate(BaseModel):
         },
     )
 
-    value: float = Field(allow_inf_nan=False)
+    value: Number = Field(allow_inf_nan=False)
     reason: LongText | None = Field(default=None, description="Why this value; kept with it.")
 
 
@@ -339,7 +370,7 @@ class AssumptionsUpdate(BaseModel):
 
     values: dict[
         Annotated[str, StringConstraints(max_length=60)],
-        Annotated[float, Field(allow_inf_nan=False)],
+        Annotated[Number, Field(allow_inf_nan=False)],
     ] = Field(min_length=1, max_length=100)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from service.api import RetryingRoute, SessionDep
-from service.auth.deps import AUTH_ERRORS, authorize
+from service.auth.deps import AUTH_ERRORS, authorize_read
 from service.errors import FieldError, InvalidInput, NotFound, responses
 from service.valuation import service
 from service.valuation.schemas import (
@@ -22,7 +22,7 @@ from service.valuation.schemas import (
 
 router = APIRouter(
     tags=["valuation"],
-    dependencies=[Depends(authorize)],
+    dependencies=[Depends(authorize_read)],
     responses=AUTH_ERRORS,
     route_class=RetryingRoute,
 )
