@@ -18,7 +18,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from service.db import unit_of_work
-from service.errors import FieldError, InvalidInput, PreconditionFailed, PreconditionRequired
+from service.errors import (
+    FieldError,
+    InvalidInput,
+    PayloadTooLarge,
+    PreconditionFailed,
+    PreconditionRequired,
+)
 
 T = TypeVar("T")
 log = logging.getLogger("service.api")
@@ -157,3 +163,56 @@ def check_if_match(if_match: str | None, current: str) -> None:
 
 def set_etag(response: Response, tag: str) -> None:
     response.headers["ETag"] = tag
+
+
+# --- bulk imports -----------------------------------------------------------------------------
+
+MAX_IMPORT_BYTES = 32 * 1024 * 1024
+
+
+def import_body(columns: str) -> dict[str, Any]:
+    """OpenAPI of a bulk import's body: CSV or JSON, all rows or none."""
+    return {
+        "requestBody": {
+            "required": True,
+            "description": f"A CSV file with a header line ({columns}), or a JSON array of "
+            'objects (or `{"items": [...]}`). All rows are written, or none.',
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            },
+        }
+    }
+
+
+async def raw_body(request: Request) -> bytes:
+    """The whole request body, refused beyond the import size limit without buffering it all.
+
+    The body is kept on the request so that a retried unit of work can read it again.
+    """
+    cached: bytes | None = getattr(request, "_body", None)
+    if cached is not None:
+        return cached
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
+        raise _too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_IMPORT_BYTES:
+            raise _too_large()
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    request._body = body
+    return body
+
+
+def _too_large() -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"Imports are limited to {MAX_IMPORT_BYTES // 2**20} MiB; split the file."
+    )
+
+
+RawBody = Annotated[bytes, Depends(raw_body)]
+ContentType = Annotated[str, Header(alias="content-type", max_length=200)]

@@ -96,6 +96,10 @@ class InvalidInput(ServiceError):
     status, kind = 422, "validation-error"
 
 
+class PayloadTooLarge(ServiceError):
+    status, kind = 413, "payload-too-large"
+
+
 class Unavailable(ServiceError):
     status, kind = 503, "unavailable"
 

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from service.api import (
+    ContentType,
     CursorParam,
     IfMatch,
     Limit,
     Page,
+    RawBody,
     RetryingRoute,
     SessionDep,
     decode_cursor,
     encode_cursor,
     etag,
+    import_body,
     set_etag,
 )
 from service.auth.deps import AUTH_ERRORS, authorize
@@ -33,7 +36,6 @@ from service.finance.schemas import (
     DepreciationResult,
 )
 from service.registry import bulk
-from service.registry.router import ContentType, RawBody
 from service.registry.schemas import SLUG_PATTERN, ImportResult, MarketDate
 
 router = APIRouter(
@@ -47,19 +49,6 @@ AssetId = Annotated[int, Path(ge=1, le=2**31 - 1, examples=[1])]
 
 READ_ERRORS = responses(400, 422, 503)
 WRITE_ERRORS = responses(400, 404, 409, 412, 422, 428, 503)
-
-_IMPORT_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "description": "A CSV file with a header line (the fields of `AssetCreate`; `model` "
-        "may be spelled `model_slug`), or a JSON array of `AssetCreate` objects "
-        '(or `{"items": [...]}`). All rows are written, or none.',
-        "content": {
-            "text/csv": {"schema": {"type": "string"}},
-            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-        },
-    }
-}
 
 
 @router.get("/assets", response_model=Page[AssetRead], responses=READ_ERRORS)
@@ -128,7 +117,7 @@ def create_asset(session: SessionDep, body: AssetCreate, response: Response) -> 
     status_code=status.HTTP_201_CREATED,
     response_model=ImportResult,
     responses=responses(400, 413, 422, 503),
-    openapi_extra=_IMPORT_BODY,
+    openapi_extra=import_body("the fields of `AssetCreate`; `model` may be `model_slug`"),
 )
 def import_assets(session: SessionDep, body: RawBody, content_type: ContentType) -> ImportResult:
     """Bulk-register assets from CSV or JSON, all or nothing; every bad row is named."""

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from service.api import (
+    ContentType,
     CursorParam,
     IfMatch,
     Limit,
     Page,
+    RawBody,
     RetryingRoute,
     SessionDep,
     decode_cursor,
     encode_cursor,
     etag,
+    import_body,
     set_etag,
 )
 from service.auth.deps import AUTH_ERRORS, authorize
@@ -44,8 +47,6 @@ from service.registry.schemas import (
     Term,
 )
 
-MAX_IMPORT_BYTES = 32 * 1024 * 1024
-
 router = APIRouter(
     dependencies=[Depends(authorize)], responses=AUTH_ERRORS, route_class=RetryingRoute
 )
@@ -58,52 +59,6 @@ AssumptionName = Annotated[str, Path(max_length=60, examples=["utilisation"])]
 
 READ_ERRORS = responses(400, 422, 503)
 WRITE_ERRORS = responses(400, 404, 409, 412, 422, 428, 503)
-
-_IMPORT_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "description": "A CSV file with a header line, or a JSON array of objects "
-        '(or `{"items": [...]}`). All rows are written, or none.',
-        "content": {
-            "text/csv": {"schema": {"type": "string"}},
-            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-        },
-    }
-}
-
-
-async def raw_body(request: Request) -> bytes:
-    """The whole request body, refused beyond the import size limit without buffering it all.
-
-    The body is kept on the request so that a retried unit of work can read it again.
-    """
-    cached: bytes | None = getattr(request, "_body", None)
-    if cached is not None:
-        return cached
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
-        raise _too_large()
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_IMPORT_BYTES:
-            raise _too_large()
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    request._body = body
-    return body
-
-
-def _too_large() -> InvalidInput:
-    error = InvalidInput(f"Imports are limited to {MAX_IMPORT_BYTES // 2**20} MiB; split the file.")
-    error.status = 413
-    error.kind = "payload-too-large"
-    return error
-
-
-RawBody = Annotated[bytes, Depends(raw_body)]
-ContentType = Annotated[str, Header(alias="content-type", max_length=200)]
 
 
 # --- GPU models -------------------------------------------------------------------------------
@@ -162,7 +117,7 @@ def create_model(session: SessionDep, body: GpuModelCreate, response: Response) 
     status_code=status.HTTP_201_CREATED,
     response_model=ImportResult,
     responses=responses(400, 409, 413, 422, 503),
-    openapi_extra=_IMPORT_BODY,
+    openapi_extra=import_body("the catalogue's columns"),
 )
 def import_models(
     session: SessionDep,
@@ -319,7 +274,7 @@ def create_observation(
     status_code=status.HTTP_201_CREATED,
     response_model=ImportResult,
     responses=responses(400, 409, 413, 422, 503),
-    openapi_extra=_IMPORT_BODY,
+    openapi_extra=import_body("the reference file's columns; `model` may be `model_slug`"),
 )
 def import_observations(
     session: SessionDep, body: RawBody, content_type: ContentType
