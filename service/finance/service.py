@@ -460,15 +460,8 @@ def import_assets(
         rows, AssetCreate, rename={"model_slug": "model"}, on_row=on_row
     )
     errors.extend(_cross_check(session, good))
-    first_line: dict[str, int] = {}
-    for line, item in good:
-        if item.tag in first_line:
-            errors.append(
-                FieldError(
-                    field="tag", reason=f"duplicate of line {first_line[item.tag]}", line=line
-                )
-            )
-        first_line.setdefault(item.tag, line)
+    first_line, repeats = bulk.first_lines(good, lambda item: item.tag, "tag")
+    errors.extend(repeats)
     taken = repository.existing_tags(session, set(first_line))
     errors.extend(
         FieldError(field="tag", reason="an asset with this tag already exists", line=line)

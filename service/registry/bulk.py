@@ -162,6 +162,22 @@ def _row_errors(exc: ValidationError, line: int) -> Iterator[FieldError]:
         yield FieldError(field=loc, reason=str(err.get("msg", "invalid")), line=line)
 
 
+def first_lines(
+    good: Sequence[tuple[int, M]], key: Callable[[M], str], field: str
+) -> tuple[dict[str, int], list[FieldError]]:
+    """The first line of each natural key, and an error for every later line that repeats it."""
+    first: dict[str, int] = {}
+    errors: list[FieldError] = []
+    for line, item in good:
+        value = key(item)
+        if value in first:
+            errors.append(
+                FieldError(field=field, reason=f"duplicate of line {first[value]}", line=line)
+            )
+        first.setdefault(value, line)
+    return first, errors
+
+
 def refuse_if_any(errors: Sequence[FieldError], what: str) -> None:
     """All-or-nothing: one bad row and nothing is written; every bad row is named."""
     if not errors:

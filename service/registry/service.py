@@ -130,15 +130,8 @@ def import_models(
 ) -> tuple[int, int]:
     """All-or-nothing import of models; returns (created, skipped)."""
     good, errors = bulk.validate_rows(rows, GpuModelCreate, on_row=on_row)
-    first_line: dict[str, int] = {}
-    for line, item in good:
-        if item.slug in first_line:
-            errors.append(
-                FieldError(
-                    field="slug", reason=f"duplicate of line {first_line[item.slug]}", line=line
-                )
-            )
-        first_line.setdefault(item.slug, line)
+    first_line, repeats = bulk.first_lines(good, lambda item: item.slug, "slug")
+    errors.extend(repeats)
     existing = repository.existing_slugs(session, set(first_line))
     if on_conflict == "error":
         errors.extend(
