@@ -107,7 +107,7 @@ def main() -> int:
             raise SystemExit("server did not start")
         t0 = time.perf_counter()
         assert httpx.get(base + QUOTE, timeout=120).status_code == 200
-        print(f"first /quote (calibration included): {1000 * (time.perf_counter() - t0):.0f} ms")
+        print(f"first /quote after start-up: {1000 * (time.perf_counter() - t0):.0f} ms")
         for path in VARIED:
             httpx.get(base + path, timeout=120)
         rows = {}

@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
@@ -89,6 +90,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = make_sessionmaker(engine)
         app.state.schema_head = schema.head_revision(settings.database_url)
         app.state.shutting_down = False
+        if settings.warm_calibration:
+            threading.Thread(
+                target=app.state.valuer.warm,
+                args=(app.state.sessions, datetime.now(UTC).date()),
+                name="warm-calibration",
+                daemon=True,
+            ).start()
         try:
             yield
         finally:

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         description="On SIGTERM, /readyz fails for this long before the server stops accepting.",
     )
     json_logs: bool = Field(default=True, description="One JSON object per log line.")
+    warm_calibration: bool = Field(
+        default=True,
+        description="Calibrate for today in the background at start-up, so that the first "
+        "/quote does not wait for it.",
+    )
 
     @property
     def is_sqlite(self) -> bool:

@@ -149,7 +149,8 @@ def session(engine: Engine) -> Iterator[Session]:
 
 
 def test_settings(db_url: str, **overrides: object) -> Settings:
-    return Settings(database_url=db_url, api_key_secret=TEST_SECRET, json_logs=False, **overrides)  # type: ignore[arg-type]
+    values: dict[str, object] = {"warm_calibration": False, **overrides}
+    return Settings(database_url=db_url, api_key_secret=TEST_SECRET, json_logs=False, **values)  # type: ignore[arg-type]
 
 
 @pytest.fixture

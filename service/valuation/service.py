@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from service import engine
 from service.db import current_data_version
@@ -27,6 +28,7 @@ from service.valuation.schemas import (
     ResidualRead,
 )
 
+log = logging.getLogger("service.valuation")
 ASSUMPTION_NAMES = frozenset(spec.name for spec in engine.ASSUMPTIONS)
 
 
@@ -74,6 +76,17 @@ class Valuer:
             ("defaults", version), lambda: repository.assumption_values(session)
         )
         return Context(entry.calibration, defaults, version, evidence_on, known_at)
+
+    def warm(self, sessions: sessionmaker[Session], as_of: date) -> None:
+        """Calibrate for ``as_of`` ahead of the first request (a background thread at start-up);
+        a failure only means the first request calibrates instead."""
+        try:
+            with sessions() as session:
+                self.context(session, as_of=as_of, known_at=None)
+        except Exception:
+            log.warning(
+                "warm-up calibration failed; the first request will calibrate", exc_info=True
+            )
 
     def _evidence_on(
         self, session: Session, version: int, as_of: date, known_at: datetime | None

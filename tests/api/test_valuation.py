@@ -289,3 +289,16 @@ async def test_a_write_through_one_replica_changes_the_next_quote_from_another(
         assert after["provenance"]["data_version"] == before["provenance"]["data_version"] + 1
         assert after["rate_per_gpu_hour"] != before["rate_per_gpu_hour"]
         assert after["inputs_digest"] != before["inputs_digest"]
+
+
+async def test_start_up_warms_todays_calibration(db_url: str) -> None:
+    import anyio
+
+    warm = create_app(settings_for(db_url, warm_calibration=True))
+    async with warm.router.lifespan_context(warm), make_client(warm, None) as client:
+        cache = warm.state.valuer.cache
+        with anyio.fail_after(120):
+            while cache.calibrations == 0:
+                await anyio.sleep(0.05)
+        assert (await client.get("/quote", params={"model": H100})).status_code == 200
+        assert cache.calibrations == 1
