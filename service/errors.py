@@ -100,10 +100,6 @@ class PayloadTooLarge(ServiceError):
     status, kind = 413, "payload-too-large"
 
 
-class Unavailable(ServiceError):
-    status, kind = 503, "unavailable"
-
-
 def problem_response(
     status: int,
     detail: str,
