@@ -67,11 +67,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     imp.set_defaults(func=cmd_import)
 
-    back = sub.add_parser("backtest", help="walk-forward backtest of the engine vs naive baselines")
+    back = sub.add_parser(
+        "backtest", help="walk-forward backtest of /quote and /residual vs naive baselines"
+    )
     back.add_argument(
         "--start", type=date.fromisoformat, default=date(2023, 7, 1), help="first origin"
     )
     back.add_argument("--json", type=Path, help="also write the report as JSON to this file")
+    back.add_argument(
+        "--no-leave-out",
+        dest="leave_out",
+        action="store_false",
+        help="skip the leave-one-provider-out and leave-one-model-out refits (faster)",
+    )
     back.set_defaults(func=cmd_backtest)
 
     keys = sub.add_parser("keys", help="manage API keys")
@@ -121,7 +129,11 @@ def cmd_backtest(args: argparse.Namespace, settings: Settings) -> int:
             bar.update(done - bar.n)
 
         report = engine.backtest(
-            *inputs, start=args.start, assumptions=assumptions, progress=progress
+            *inputs,
+            start=args.start,
+            assumptions=assumptions,
+            leave_out=args.leave_out,
+            progress=progress,
         )
     print(backtest_report.as_table(report))
     if args.json:

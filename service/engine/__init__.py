@@ -1,4 +1,4 @@
-"""The pure valuation engine: stdlib + NumPy, no web, ORM, clock or I/O (DESIGN.md 4).
+"""The pure valuation engine: stdlib + NumPy, no web, ORM, clock or I/O (docs/method.md).
 
 Callers build inputs (:class:`ModelSpec`, :class:`Observation`, :class:`FxRate`,
 :class:`FrontierEntry`), :func:`calibrate` once per data version and ``as_of``, then call
@@ -8,7 +8,13 @@ Callers build inputs (:class:`ModelSpec`, :class:`Observation`, :class:`FxRate`,
 
 from service.engine.assumptions import ASSUMPTIONS, Assumptions, AssumptionSpec
 from service.engine.backtest import BacktestReport, ErrorStats, backtest
-from service.engine.calibration import Calibration, calibrate
+from service.engine.calibration import MIN_LEASE_OBSERVATIONS, Calibration, calibrate
+from service.engine.errors import (
+    BeyondHorizon,
+    CalibrationUnavailable,
+    EngineInputError,
+    NotReleased,
+)
 from service.engine.fx import Converted, FxTable, convert
 from service.engine.income import (
     HOURS_PER_YEAR,
@@ -18,6 +24,7 @@ from service.engine.income import (
     levelised_rent_factor,
     opex_per_gpu_hour,
 )
+from service.engine.state import MAX_PROJECTION_MONTHS
 from service.engine.types import (
     PREMISES,
     QUOTE_TERMS,
@@ -27,13 +34,23 @@ from service.engine.types import (
     ModelSpec,
     Observation,
 )
-from service.engine.valuation import Approaches, CurvePoint, Quote, Residual, quote, residual
+from service.engine.valuation import (
+    Approaches,
+    CurvePoint,
+    Projection,
+    Quote,
+    Residual,
+    quote,
+    residual,
+)
 from service.engine.version import ENGINE_VERSION
 
 __all__ = [
     "ASSUMPTIONS",
     "ENGINE_VERSION",
     "HOURS_PER_YEAR",
+    "MAX_PROJECTION_MONTHS",
+    "MIN_LEASE_OBSERVATIONS",
     "PREMISES",
     "QUOTE_TERMS",
     "TERMS",
@@ -41,15 +58,20 @@ __all__ = [
     "AssumptionSpec",
     "Assumptions",
     "BacktestReport",
+    "BeyondHorizon",
     "Calibration",
+    "CalibrationUnavailable",
     "Converted",
     "CurvePoint",
+    "EngineInputError",
     "ErrorStats",
     "FrontierEntry",
     "FxRate",
     "FxTable",
     "ModelSpec",
+    "NotReleased",
     "Observation",
+    "Projection",
     "Quote",
     "Residual",
     "backtest",

@@ -28,11 +28,13 @@ class AssumptionSpec:
 ASSUMPTIONS: tuple[AssumptionSpec, ...] = (
     AssumptionSpec(
         "utilisation",
-        0.85,
-        "fraction of hours billed",
+        1.0,
+        "fraction of hours billed at the contract-level rent",
         0.05,
         1.0,
-        "DESIGN.md appendix (u = 0.85); first-order for value, so callers should override it.",
+        "The income approach values a unit at the contract-level rent its market pays (estimated "
+        "from fixed-term cards against on-demand), and a committed lease pays for every hour. "
+        "Lower it for units that wait between contracts: value is first-order in it.",
     ),
     AssumptionSpec(
         "discount_rate",
@@ -40,7 +42,8 @@ ASSUMPTIONS: tuple[AssumptionSpec, ...] = (
         "per year, continuous",
         0.005,
         1.0,
-        "DESIGN.md appendix (r = 0.12): an equity-like rate for a short-lived, volatile asset.",
+        "Assumption: an equity-like rate for a short-lived, volatile asset (12% a year, "
+        "continuous); also the rate at which the market's term structure is read.",
     ),
     AssumptionSpec(
         "power_price_usd_per_kwh",
@@ -93,16 +96,36 @@ ASSUMPTIONS: tuple[AssumptionSpec, ...] = (
         0.0,
         0.5,
         "Assumption: parts and recycling value at retirement; used V100s sell for 2-4% of launch "
-        "price (data/README.md), an upper bound for scrap.",
+        "price (service/data/README.md), an upper bound for scrap.",
     ),
     AssumptionSpec(
         "physical_life_months",
-        96.0,
+        72.0,
         "months from first use",
         12.0,
         240.0,
-        "Assumption: 2018 V100s still rent and sell in 2026, so hardware outlives 8 years only "
-        "rarely; beyond that failures, spares and vendor support end service.",
+        "Assumption: the largest operators book servers over 5-6 years (Microsoft, Alphabet and "
+        "Amazon 10-K filings 2022-2024), and Amazon shortened part of its AI fleet to 5 years in "
+        "2025; economic life may end earlier, when rent no longer covers running cost.",
+    ),
+    AssumptionSpec(
+        "failure_hazard_per_year",
+        0.02,
+        "failures per unit-year at age 0",
+        0.0,
+        0.5,
+        "Assumption: Meta's Llama 3 report (2024, section 3.3.4) counts 256 GPU-related "
+        "interruptions over 16,384 H100s in 54 days, about 10.6% a GPU-year at full load, an "
+        "upper bound on retirements since most are repaired; a few per cent a year when new.",
+    ),
+    AssumptionSpec(
+        "hazard_growth_per_year",
+        0.3,
+        "growth of the failure hazard per year of age (Gompertz)",
+        0.0,
+        2.0,
+        "Assumption: wear-out makes failures likelier with age; at 0.3 the hazard is 2% a year "
+        "new, 6.6% at four years and 12% at six, within the interruption rate above.",
     ),
     AssumptionSpec(
         "frontier_move_interval_months",
@@ -119,17 +142,17 @@ ASSUMPTIONS: tuple[AssumptionSpec, ...] = (
         "per year",
         0.0,
         1.0,
-        "Prior for rent decline at the frontier: seed/SUMMARY.md says FP8 parts are supply-"
-        "constrained (flat to rising); 0.10 is the mild end of DESIGN.md's appendix range.",
+        "Prior for rent decline at the frontier: parts that support the production precision "
+        "are supply-constrained and their list rents sticky (flat to slowly falling).",
     ),
     AssumptionSpec(
         "decline_prior_behind",
-        0.35,
+        0.30,
         "per year",
         0.0,
         2.0,
-        "Prior for rent decline behind the frontier: the seed's 'decline cycle'; used A100 PCIe "
-        "fell ~50%/yr (data/README.md); 0.335 is the appendix's mid value.",
+        "Prior for rent decline behind the frontier: parts without the production precision "
+        "enter a price-decline cycle (used A100 PCIe prices fell about 50% a year after FP8).",
     ),
     AssumptionSpec(
         "decline_prior_sd",
@@ -160,12 +183,23 @@ ASSUMPTIONS: tuple[AssumptionSpec, ...] = (
     ),
     AssumptionSpec(
         "market_weight_max",
-        0.5,
+        0.7,
         "fraction",
         0.0,
         1.0,
-        "Assumption: used-sale prices are thin listings, so even perfect market evidence gets at "
-        "most half the weight; the income approach is the spine (DESIGN.md 4).",
+        "Assumption: a model's own recent sales are the most direct evidence of what its units "
+        "sell for, weighted by their credibility n/(n + 3) (n: own sales in the last two years) "
+        "up to this share; public sale prices are often listings, so never all of it.",
+    ),
+    AssumptionSpec(
+        "cost_weight",
+        0.2,
+        "fraction",
+        0.0,
+        0.5,
+        "Assumption: the cost approach (new-equivalent price less physical depreciation) checks "
+        "the other two; appraisers give it a minority weight for specialised equipment whose "
+        "new price moves with the rents it earns.",
     ),
 )
 
@@ -189,6 +223,8 @@ class Assumptions:
     operations_usd_per_gpu_hour: float = field(default=_default("operations_usd_per_gpu_hour"))
     scrap_fraction: float = field(default=_default("scrap_fraction"))
     physical_life_months: float = field(default=_default("physical_life_months"))
+    failure_hazard_per_year: float = field(default=_default("failure_hazard_per_year"))
+    hazard_growth_per_year: float = field(default=_default("hazard_growth_per_year"))
     frontier_move_interval_months: float = field(default=_default("frontier_move_interval_months"))
     decline_prior_frontier: float = field(default=_default("decline_prior_frontier"))
     decline_prior_behind: float = field(default=_default("decline_prior_behind"))
@@ -196,6 +232,7 @@ class Assumptions:
     orderly_liquidation_factor: float = field(default=_default("orderly_liquidation_factor"))
     forced_liquidation_factor: float = field(default=_default("forced_liquidation_factor"))
     market_weight_max: float = field(default=_default("market_weight_max"))
+    cost_weight: float = field(default=_default("cost_weight"))
 
     def __post_init__(self) -> None:
         for name, value in self.as_dict().items():

@@ -1,8 +1,8 @@
-"""Rent decline rates by regime, estimated from the data and shrunk towards stated priors.
+"""Rent decline evidence from card trends, and the shrinkage that combines evidence with priors.
 
-Two kinds of evidence (DESIGN.md 4.5): the trend of each rate card over time (within a
-model x provider x term cell, so levels never masquerade as trends), and the term structure
-(a lessor quoting both a T1 and a T2 commitment reveals the decline it expects).
+The trend of each rate card over time is estimated within a model x seller x term card (fixed
+effects, so levels never masquerade as trends), with standard errors clustered by card. The
+term structure's evidence is in :mod:`service.engine.contracts`; the calibration combines them.
 """
 
 from __future__ import annotations
@@ -13,22 +13,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.engine.income import levelised_rent_factor
-from service.engine.robust import Prior, huber_fit
-from service.engine.types import FIXED_TERM_YEARS
+from service.engine.robust import Prior, cholesky, cholesky_solve, huber_fit
 
 __all__ = [
-    "DeclineEvidence",
     "Estimate",
     "TrendRow",
-    "implied_decline",
     "posterior",
-    "term_structure",
     "trend",
 ]
-
-#: Discount rate used to read decline out of quoted term structures (DESIGN.md appendix r).
-_TERM_RATE = 0.12
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,16 +29,6 @@ class Estimate:
 
     value: float
     se: float
-
-
-@dataclass(frozen=True, slots=True)
-class DeclineEvidence:
-    """Data estimates per regime: within-cell trends and term-structure implied rates."""
-
-    trend_frontier: Estimate
-    trend_behind: Estimate
-    term_frontier: Estimate
-    term_behind: Estimate
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,43 +72,52 @@ def trend(rows: Sequence[TrendRow], min_cells: int = 3) -> tuple[Estimate, Estim
     w = w * w.sum() / (w * w).sum()
     flat = Prior(np.zeros(3), np.full(3, math.inf), np.zeros((0, 3)), 1.0)
     fit = huber_fit(x, y, w, flat)
-    return tuple(_estimate(fit.beta[j], fit.covariance[j, j], x[:, j]) for j in (0, 1))  # type: ignore[return-value]
+    clusters = np.repeat(np.arange(len(spans)), [len(ix) for ix in spans])
+    covariance = _clustered(x, w * fit.robust_weights, fit.residuals, clusters, fit.covariance)
+    return tuple(_estimate(fit.beta[j], covariance[j, j], x[:, j]) for j in (0, 1))  # type: ignore[return-value]
+
+
+def _product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` by element-wise products and NumPy sums (no BLAS: bit-identical on any
+    machine and thread count, as the rest of the engine's linear algebra)."""
+    return np.asarray((a[:, :, None] * b[None, :, :]).sum(axis=1))
+
+
+def _clustered(
+    x: np.ndarray, w: np.ndarray, e: np.ndarray, clusters: np.ndarray, fallback: np.ndarray
+) -> np.ndarray:
+    """Cluster-robust (sandwich) covariance ``B·(Σ_g s_g s_gᵀ)·B·G/(G-1)``, ``s_g = X_gᵀW_g e_g``,
+    ``B = (XᵀWX)⁻¹`` (Liang & Zeger 1986; Cameron & Miller 2015): a rate card's repeated
+    snapshots are one piece of evidence, not many. The model-based covariance where the
+    cluster count is too small (G < 2) or the bread is singular."""
+    groups = int(clusters.max()) + 1 if len(clusters) else 0
+    live = np.flatnonzero(np.any(x != 0.0, axis=0))
+    if groups < 2 or len(live) == 0:
+        return fallback
+    xl = x[:, live]
+    gram = (xl[:, :, None] * xl[:, None, :] * w[:, None, None]).sum(axis=0)
+    lower, alive = cholesky(gram)
+    if not alive.all():
+        return fallback
+    bread = cholesky_solve(lower, alive, np.eye(len(live)))
+    scores = np.zeros((groups, len(live)))
+    np.add.at(scores, clusters, xl * (w * e)[:, None])
+    meat = (scores[:, :, None] * scores[:, None, :]).sum(axis=0)
+    out = np.zeros_like(fallback)
+    out[np.ix_(live, live)] = _product(_product(bread, meat), bread) * groups / (groups - 1)
+    return out
+
+
+#: Floor on a card trend's standard error as evidence of the decline a unit's rent will see:
+#: list cards are sticky and sellers discount off them as a model ages, so however precisely a
+#: list trend is measured, it says this much less about realised rents (10% a year).
+TREND_SE_FLOOR = 0.10
 
 
 def _estimate(beta: float, variance: float, column: np.ndarray) -> Estimate:
     if not np.any(column != 0.0) or not math.isfinite(variance):
         return _NONE
-    return Estimate(-float(beta), math.sqrt(max(float(variance), 1e-12)))
-
-
-def implied_decline(ratio: float, short: float, long: float, rate: float = _TERM_RATE) -> float:
-    """λ solving ``lev(r, λ, T2) / lev(r, λ, T1) = q(T2)/q(T1)`` (DESIGN.md 4.8: a fixed rate
-    is the levelised expected rent), by bisection on [-0.5, 3]; the ratio falls as λ rises."""
-    lo, hi = -0.5, 3.0
-    for _ in range(80):
-        mid = (lo + hi) / 2
-        implied = levelised_rent_factor(rate, mid, long) / levelised_rent_factor(rate, mid, short)
-        lo, hi = (mid, hi) if implied > ratio else (lo, mid)
-    return (lo + hi) / 2
-
-
-def term_structure(pairs: Sequence[tuple[str, str, float, bool]]) -> tuple[Estimate, Estimate]:
-    """Median implied λ per regime from ``(short_term, long_term, price ratio, behind)`` pairs
-    quoted by one provider for one model on one date; se = 1.4826·MAD/√n (at least 0.05)."""
-    result = []
-    for behind in (False, True):
-        rates = [
-            implied_decline(ratio, FIXED_TERM_YEARS[a], FIXED_TERM_YEARS[b])
-            for a, b, ratio, flag in pairs
-            if flag == behind
-        ]
-        if not rates:
-            result.append(_NONE)
-            continue
-        median = float(np.median(rates))
-        mad = float(np.median(np.abs(np.asarray(rates) - median)))
-        result.append(Estimate(median, max(1.4826 * mad / math.sqrt(len(rates)), 0.05)))
-    return result[0], result[1]
+    return Estimate(-float(beta), max(math.sqrt(max(float(variance), 0.0)), TREND_SE_FLOOR))
 
 
 def posterior(prior: float, prior_sd: float, *evidence: Estimate) -> float:

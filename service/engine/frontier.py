@@ -59,7 +59,7 @@ def frontier_at(frontier: Sequence[FrontierEntry], on: date) -> Precision:
 def effective_tflops(support: Support, precision: Precision) -> float:
     """Dense TFLOPS at the fastest supported format no newer than ``precision``.
 
-    A model without FP8 runs an FP8-era workload at its BF16 speed (DESIGN.md 4.3).
+    A model without FP8 runs an FP8-era workload at its BF16 speed (docs/method.md, section 4).
     """
     best = support.tflops[0]
     for index in range(1, PRECISIONS.index(precision) + 1):

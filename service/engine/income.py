@@ -1,7 +1,7 @@
 """Closed-form income-approach formulas (continuous time, rents declining exponentially).
 
-These are the one-regime building blocks of DESIGN.md section 4 and its appendix; the
-two-regime rent path in :mod:`service.engine.path` sums them segment by segment.
+These are the one-regime building blocks of the method (docs/method.md and its worked example);
+the two-regime rent path in :mod:`service.engine.path` sums them segment by segment.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def opex_per_gpu_hour(
     colocation_usd_per_kw_month: float,
     operations_usd_per_gpu_hour: float,
 ) -> float:
-    """Operating cost per GPU-hour, paid by the owner (DESIGN.md 4.6).
+    """Operating cost per GPU-hour, paid by the owner (docs/method.md).
 
     ``C = kW·PUE·p + kW·colo·12/8760 + ops`` with ``kW = TDP/1000 · overhead`` the IT load of
     one GPU's share of its server; colocation is quoted per IT kW per month, power excluded.
@@ -61,7 +61,7 @@ def economic_life_years(
 ) -> float:
     """Years until net rent no longer pays for keeping the unit: ``u·R0·e^(-λL) = C + r·S/H``.
 
-    ``L = ln(u·R0 / (C + r·S/H)) / λ`` (DESIGN.md appendix with S = 0; the ``r·S/H`` term is the
+    ``L = ln(u·R0 / (C + r·S/H)) / λ`` (the worked example with S = 0; the ``r·S/H`` term is the
     optimal-retirement rule of replacement theory: keep the unit while it earns more than the
     interest on its scrap value). Infinite when λ <= 0 and the unit pays; 0 when it never pays.
     """
@@ -85,7 +85,7 @@ def income_value(
     """Value today of a GPU earning ``u·R0·e^(-λt)`` an hour less cost C until end of life L.
 
     ``V = H·[u·R0·(1 - e^(-(r+λ)L))/(r+λ) - C·(1 - e^(-rL))/r] + S·e^(-rL)``, H = 8,760
-    (DESIGN.md appendix, one regime). Appendix vector: R0 = 2.35, u = 0.85, C = 0.43,
+    (the worked example in docs/method.md, one regime). Its vector: R0 = 2.35, u = 0.85, C = 0.43,
     r = 0.12, λ = 0.25 gives 26,050.
 
     >>> round(income_value(2.35, 0.85, 0.43, 0.12, 0.25))
@@ -101,7 +101,7 @@ def income_value(
 def levelised_rent_factor(rate: float, decline: float, years: float) -> float:
     """Level rent equivalent, per unit of today's rent, of ``e^(-λt)`` over T years at rate r.
 
-    ``[(1 - e^(-(r+λ)T))/(r+λ)] / [(1 - e^(-rT))/r]`` (DESIGN.md appendix); the appendix's
+    ``[(1 - e^(-(r+λ)T))/(r+λ)] / [(1 - e^(-rT))/r]`` (docs/method.md); the worked example's
     3-year lease is ``u·R0·factor = 0.85·2.35·0.7193 = 1.4367``.
     """
     return annuity(rate + decline, years) / annuity(rate, years)
@@ -110,7 +110,7 @@ def levelised_rent_factor(rate: float, decline: float, years: float) -> float:
 def fair_lease_rate(
     value_start: float, value_end: float, *, rate: float, years: float, cost: float
 ) -> float:
-    """Fair rate per GPU-hour for a T-year lease, lessor paying opex (DESIGN.md 4.8).
+    """Fair rate per GPU-hour for a T-year lease, lessor paying opex (docs/method.md, section 10).
 
     ``(V(a) - V(a+T)·e^(-rT)) / (H·(1 - e^(-rT))/r) + C``: the level rent whose present value
     equals the value the lessor gives up over the term, so quotes cannot contradict residuals.

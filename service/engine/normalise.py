@@ -22,7 +22,7 @@ __all__ = [
     "years_since_epoch",
 ]
 
-#: Providers whose list prices sit 3-5x above marketplaces (data/README.md).
+#: Providers whose list prices sit 3-5x above marketplaces (service/data/README.md).
 HYPERSCALERS = frozenset({"aws", "google", "azure", "oracle"})
 _EPOCH = date(2020, 1, 1)
 _ALIASES = (("amazon", "aws"), ("aws", "aws"), ("google", "google"), ("microsoft", "azure"))
@@ -114,8 +114,8 @@ def _cell(observation: Observation, provider: str, flags: dict[str, bool]) -> tu
 
 def normalise(observations: Iterable[Observation], fx: FxTable) -> tuple[Normalised, ...]:
     """USD prices, flags and weights. Weight ``1/√n`` per row of a provider x model x term x
-    quarter cell: repeated snapshots of one rate card are correlated evidence (data/README.md),
-    so n of them count as √n independent ones.
+    quarter cell: repeated snapshots of one rate card are correlated evidence
+    (service/data/README.md), so n of them count as √n independent ones.
     """
     rows = list(observations)
     providers = [provider_key(o.provider) for o in rows]

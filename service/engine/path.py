@@ -1,10 +1,14 @@
-"""The expected rent path of a model and the income value of a unit along it.
+"""The expected rent path of a model and the income value of a unit of a given age along it.
 
 Rents follow ``R(τ) = R0·e^(-λ1·τ)`` while the model is at the frontier, drop by the factor
-``step`` when the frontier moves past it at ``τ = m``, and decline at ``λ2`` after that
-(DESIGN.md 4.5); τ is years after the valuation date. The unit retires at the first τ where
-``u·R(τ) <= C + r·S/H`` (economic end of life: the net rent no longer beats the interest
-on the scrap value) or when it reaches its physical life.
+``step`` when the frontier moves past it at ``τ = m``, and decline at ``λ2`` after that; τ is
+years after the valuation date. Units of one model earn the same rent whatever their age: age
+acts through what is left. A unit of age ``x`` retires at the first τ where
+``u·R(τ) <= C + r·S/H`` (the net rent no longer beats the interest on the scrap value) or when
+it reaches its physical life, and may fail before: a Gompertz hazard
+``h(x) = h0·e^(g·x)`` per year of age (Gompertz 1825; a wear-out hazard that rises with age),
+so a unit survives from age x to x + τ with probability ``exp(-∫ h)``. A failed unit earns
+nothing more; a surviving unit is sold for scrap S at retirement.
 """
 
 from __future__ import annotations
@@ -14,7 +18,20 @@ from dataclasses import dataclass
 
 from service.engine.income import HOURS_PER_YEAR, annuity
 
-__all__ = ["RentPath", "Segment", "UnitEconomics", "end_of_life", "rent_at", "value_at"]
+__all__ = [
+    "RentPath",
+    "Segment",
+    "UnitEconomics",
+    "cumulative_hazard",
+    "end_of_life",
+    "levelised_path_factor",
+    "rent_at",
+    "value_at",
+]
+
+#: Length (years) of the pieces over which the hazard is held at its mid-point value: a
+#: quarter changes a 10%-a-year hazard by under 1% of itself, and each piece is then exact.
+_PIECE = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,16 +65,39 @@ class RentPath:
         rent_at_move = rent * math.exp(-decline_now * move_in) * step
         return cls((first, Segment(move_in, rent_at_move, decline_after)))
 
+    def scaled(self, factor: float) -> RentPath:
+        return RentPath(tuple(Segment(s.start, s.rent * factor, s.decline) for s in self.segments))
+
 
 @dataclass(frozen=True, slots=True)
 class UnitEconomics:
-    """What the owner earns and pays: utilisation, opex C per GPU-hour, rate r, scrap S."""
+    """What the owner earns and pays: utilisation u, opex C per GPU-hour, rate r, scrap S, the
+    physical life left (years), and the failure hazard: ``h0`` at age 0, growth ``g`` per year
+    of age, the unit's ``age`` (years) at τ = 0."""
 
     utilisation: float
     cost: float
     rate: float
     scrap: float
-    life_left: float  # years of physical life left at τ = 0
+    life_left: float
+    age: float = 0.0
+    hazard0: float = 0.0
+    hazard_growth: float = 0.0
+
+    def hazard(self, age: float) -> float:
+        """``h(x) = h0·e^(g·x)`` per year."""
+        return self.hazard0 * math.exp(self.hazard_growth * age)
+
+
+def cumulative_hazard(unit: UnitEconomics, start_age: float, end_age: float) -> float:
+    """``∫ h(x) dx`` from ``start_age`` to ``end_age``: ``h0/g·(e^(g·b) - e^(g·a))`` (``h0·(b-a)``
+    when g = 0)."""
+    if end_age <= start_age or unit.hazard0 == 0.0:
+        return 0.0
+    g = unit.hazard_growth
+    if abs(g) < 1e-12:
+        return unit.hazard0 * (end_age - start_age)
+    return unit.hazard0 / g * (math.exp(g * end_age) - math.exp(g * start_age))
 
 
 def rent_at(path: RentPath, tau: float) -> float:
@@ -90,22 +130,53 @@ def end_of_life(path: RentPath, unit: UnitEconomics) -> float:
 
 
 def value_at(path: RentPath, unit: UnitEconomics, tau: float, end: float) -> float:
-    """Value at τ of a unit retired at ``end``: PV of net rents to ``end`` plus scrap.
+    """Value at τ of a unit (surviving to τ) retired at ``end``: the expected PV of net rents to
+    ``end`` plus scrap, weighted by survival.
 
-    ``V(τ) = H·Σ_seg e^(-r(a-τ))·[u·R_a·ann(r+λ, b-a) - C·ann(r, b-a)] + S·e^(-r(end-τ))``
-    over the parts [a, b] of each segment inside [τ, end]; ``ann(k, T) = (1 - e^(-kT))/k``
-    (the appendix formula applied piecewise). After ``end`` the unit is worth its scrap.
+    On a piece [a, b] of a rent segment, with the hazard h held at its mid-point age and
+    ``D(a) = e^(-r(a-τ) - H(τ,a))`` the survival-weighted discount factor to a:
+
+        D(a)·H_yr·[u·R_a·ann(r+λ+h, b-a) - C·ann(r+h, b-a)],   ann(k, T) = (1 - e^(-kT))/k
+
+    plus ``S·D(end)``. With h = 0 and one segment this is the appendix formula
+    ``V = H·[u·R0·ann(r+λ, L) - C·ann(r, L)] + S·e^(-rL)``; after ``end`` the unit is worth S.
     """
     if tau >= end:
         return unit.scrap
     total = 0.0
+    log_discount = 0.0  # log D at the start of the current piece
+    position = tau
     for index, seg in enumerate(path.segments):
-        a = max(seg.start, tau)
-        b = min(_segment_end(path, index), end)
+        a_seg = max(seg.start, tau)
+        b_seg = min(_segment_end(path, index), end)
+        if b_seg <= a_seg:
+            continue
+        a = a_seg
+        while a < b_seg - 1e-12:
+            b = min(a + _PIECE, b_seg)
+            age_mid = unit.age + (a + b) / 2.0
+            h = unit.hazard(age_mid) if unit.hazard0 > 0.0 else 0.0
+            log_discount -= unit.rate * (a - position)
+            position = a
+            rent_a = seg.rent * math.exp(-seg.decline * (a - seg.start))
+            flows = unit.utilisation * rent_a * annuity(unit.rate + seg.decline + h, b - a)
+            flows -= unit.cost * annuity(unit.rate + h, b - a)
+            total += math.exp(log_discount) * flows
+            log_discount -= h * (b - a)
+            a = b
+    log_discount -= unit.rate * (end - position)
+    return HOURS_PER_YEAR * total + unit.scrap * math.exp(log_discount)
+
+
+def levelised_path_factor(path: RentPath, rate: float, years: float) -> float:
+    """``∫_0^T e^(-rτ)·R(τ) dτ / (R(0)·ann(r, T))``: the level rent, per unit of today's rent,
+    that has the same present value over T years as the expected path (one segment:
+    ``lev(r, λ, T)`` of the appendix)."""
+    total = 0.0
+    for index, seg in enumerate(path.segments):
+        a = seg.start
+        b = min(_segment_end(path, index), years)
         if b <= a:
             continue
-        rent_a = seg.rent * math.exp(-seg.decline * (a - seg.start))
-        flows = unit.utilisation * rent_a * annuity(unit.rate + seg.decline, b - a)
-        flows -= unit.cost * annuity(unit.rate, b - a)
-        total += math.exp(-unit.rate * (a - tau)) * flows
-    return HOURS_PER_YEAR * total + unit.scrap * math.exp(-unit.rate * (end - tau))
+        total += math.exp(-rate * a) * seg.rent * annuity(rate + seg.decline, b - a)
+    return total / (path.segments[0].rent * annuity(rate, years))

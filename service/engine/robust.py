@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Fit", "PointFit", "Prior", "huber_fit", "huber_point_fit"]
+__all__ = ["Fit", "PointFit", "Prior", "cholesky", "cholesky_solve", "huber_fit", "huber_point_fit"]
 
 Array = NDArray[np.float64]
 Index = NDArray[np.intp]
@@ -407,3 +407,14 @@ def huber_point_fit(
     problem = _setup(x, y, weights, prior)
     beta, scale, robust, count, converged, step = _irls(problem, min_scale, iterations)
     return PointFit(beta, scale, robust, problem.residuals(beta), count, converged, step)
+
+
+def cholesky(a: Array) -> tuple[Array, Mask]:
+    """Public name of the engine's BLAS-free Cholesky factorisation (lower factor, and which
+    pivots are identified)."""
+    return _cholesky(a)
+
+
+def cholesky_solve(lower: Array, live: Mask, rhs: Array) -> Array:
+    """Solve with a factor from :func:`cholesky` (unidentified rows and columns get 0)."""
+    return _cholesky_solve(lower, live, rhs)

@@ -1,4 +1,4 @@
-"""The used-sale model behind the market approach (DESIGN.md 4.7): sale prices relative to the
+"""The used-sale model behind the market approach (docs/method.md): sale prices relative to the
 reference price, by age, time behind the frontier, condition and channel, with a model effect.
 """
 
@@ -11,13 +11,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.engine.normalise import Normalised
-from service.engine.robust import Array, Prior, huber_point_fit
+from service.engine.robust import Array, Prior, huber_fit
 
 __all__ = ["SaleFeatures", "SaleModel", "fit_sale_model"]
 
 #: (mean, sd) priors of log(price / reference price). Used units sell below new ones and
 #: values fall with age, faster behind the frontier (used V100s at 2-4% of launch after eight
-#: years, used A100 PCIe about -50% a year: data/README.md).
+#: years, used A100 PCIe about -50% a year: service/data/README.md).
 _PRIORS: dict[str, tuple[float, float]] = {
     "intercept": (0.0, math.inf),
     "age_years": (-0.15, 0.2),
@@ -71,6 +71,12 @@ class SaleModel:
     scale: float
     credibility: dict[str, float]
     counts: dict[str, int]
+    #: (slope, se) of log price per year of market age, and of the extra slope per year behind
+    #: the frontier: the used-sale age profile (None until fitted).
+    age_slope: tuple[tuple[float, float], tuple[float, float]] | None = None
+    #: Weighted 10% and 90% quantiles of log prices around the model's level (residual plus
+    #: the seller-series effect): the spread an 80% band of a sale price must cover.
+    dispersion: tuple[float, float] = (-0.3, 0.3)
 
     def row(self, f: SaleFeatures) -> Array:
         base = [1.0, f.age_years, f.years_behind, float(f.condition == "used")]
@@ -104,7 +110,7 @@ def fit_sale_model(
     sds = [s for _, s in _PRIORS.values()] + [_MODEL_SD] * len(models)
     sds += [_SERIES_SD] * len(series)
     prior = Prior(np.asarray(means), np.asarray(sds), np.zeros((0, len(means))), 1.0)
-    fit = huber_point_fit(x, y, w, prior, min_scale=_MIN_SCALE)
+    fit = huber_fit(x, y, w, prior, min_scale=_MIN_SCALE)
     k = (fit.scale / _MODEL_SD) ** 2
     totals: dict[str, float] = {}
     counts: dict[str, int] = {}
@@ -113,4 +119,19 @@ def fit_sale_model(
             totals[f.model] = totals.get(f.model, 0.0) + float(weight)
             counts[f.model] = counts.get(f.model, 0) + 1
     credibility = {m: totals[m] / (totals[m] + k) for m in models}
-    return SaleModel(models, series, fit.beta, fit.scale, credibility, counts)
+    se = np.sqrt(np.maximum(np.diag(fit.covariance), 0.0))
+    slope = ((float(fit.beta[1]), float(se[1])), (float(fit.beta[2]), float(se[2])))
+    first_series = len(_PRIORS) + len(models)
+    spread = fit.residuals + (x[:, first_series:] * fit.beta[first_series:]).sum(axis=1)
+    return SaleModel(
+        models, series, fit.beta, fit.scale, credibility, counts, slope, _band(spread, w)
+    )
+
+
+def _band(values: Array, weights: Array) -> tuple[float, float]:
+    """Weighted 10% and 90% quantiles, at least ±5% wide."""
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(weights[order]) / weights.sum()
+    lo = float(values[order][int(np.searchsorted(cum, 0.1))])
+    hi = float(values[order][min(int(np.searchsorted(cum, 0.9)), len(cum) - 1)])
+    return min(lo, -0.05), max(hi, 0.05)

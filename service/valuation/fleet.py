@@ -1,4 +1,4 @@
-"""Fleet valuation (DESIGN.md 5 and 6): every asset's fair value beside its book value on a date.
+"""Fleet valuation: every asset's fair value beside its book value on a date.
 
 For each asset of the register, on ``as_of``:
 
@@ -336,14 +336,20 @@ class FleetValuation:
         key = (model, days)
         hit = self._fair.get(key)
         if hit is None:
-            r = engine.residual(
-                self.ctx.calibration,
-                self.ctx.calibration.models[model],
-                as_of=self.as_of,
-                age_months=_age_months(days),
-                premise=self.premise,
-                assumptions=self.assumptions,
-            )
+            try:
+                r = engine.residual(
+                    self.ctx.calibration,
+                    self.ctx.calibration.models[model],
+                    as_of=self.as_of,
+                    age_months=_age_months(days),
+                    premise=self.premise,
+                    assumptions=self.assumptions,
+                )
+            except engine.EngineInputError as exc:
+                raise InvalidInput(
+                    f"Cannot value assets of {model} on {self.as_of.isoformat()}: {exc.reason}",
+                    errors=[FieldError(field=exc.field, reason=exc.reason)],
+                ) from exc
             self.engine_calls += 1
             regime: Regime = "behind" if r.regime == "behind" else "frontier"
             hit = self._fair[key] = Fair(

@@ -82,3 +82,18 @@ def latest_observation_on(
     if known_at is not None:
         stmt = stmt.where(Observation.recorded_at <= known_at)
     return session.scalar(stmt)
+
+
+def nth_lease_date(session: Session, *, n: int, known_at: datetime | None) -> date | None:
+    """The date of the n-th lease observation in date order (recorded by ``known_at``): the
+    first ``as_of`` on which the engine has enough evidence to calibrate."""
+    stmt = (
+        select(Observation.observed_on)
+        .where(Observation.kind == "lease")
+        .order_by(Observation.observed_on, Observation.id)
+        .offset(n - 1)
+        .limit(1)
+    )
+    if known_at is not None:
+        stmt = stmt.where(Observation.recorded_at <= known_at)
+    return session.scalar(stmt)

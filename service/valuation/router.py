@@ -48,9 +48,11 @@ def get_quote(
 ) -> QuoteRead:
     """Fair lease rate per GPU-hour for a term, with its band, regime and components.
 
-    On-demand and spot follow the market; fixed terms come from the same value path as
-    `/residual`, so a quote and a residual never contradict each other. Any assumption may be
-    overridden as a query parameter (e.g. `utilisation=0.7`).
+    The default is the market level (the median provider) of the model's own recent prices,
+    blended with a specification-based prior by credibility; `segment` or `provider` quote at
+    that level instead. Fixed terms are the levelised expected contract rent over the term.
+    A date after the last evidence is a projection (`projection` says from when, and the band
+    widens). Any assumption may be overridden as a query parameter (e.g. `discount_rate=0.1`).
     """
     as_of = params.as_of or service.today()
     ctx = valuer.context(session, as_of=as_of, known_at=params.known_at)
@@ -66,6 +68,8 @@ def get_quote(
         fp4=params.fp4,
         currency=params.currency,
         overrides=_overrides(params),
+        segment=params.segment,
+        provider=params.provider,
     )
     valuer.metrics.quotes.labels("quote").inc()
     return answer
@@ -117,6 +121,8 @@ def _quote_one(session: SessionDep, valuer: service.Valuer, item: QuoteRequest) 
         fp4=item.fp4,
         currency=item.currency,
         overrides=item.assumptions,
+        segment=item.segment,
+        provider=item.provider,
     )
 
 
@@ -129,7 +135,8 @@ def get_residual(
     """What a unit is worth: income, market and cost approaches, reconciled, on a premise.
 
     With neither `age_months` nor `in_service_on`, the age is the model's market age
-    (as_of − release date). `include=curve` adds the value by age month.
+    (as_of − release date). `include=curve` adds the value by age on the same date;
+    `include=path` this unit's expected value month by month ahead.
     """
     as_of = params.as_of or service.today()
     age = service.age_from(
@@ -146,7 +153,8 @@ def get_residual(
         fp8=params.fp8,
         fp4=params.fp4,
         currency=params.currency,
-        include_curve=params.include == "curve",
+        include_curve="curve" in (params.include or ""),
+        include_path="path" in (params.include or ""),
         overrides=_overrides(params),
     )
     valuer.metrics.quotes.labels("residual").inc()

@@ -1,4 +1,4 @@
-"""Request and response shapes of ``/quote`` and ``/residual`` (DESIGN.md section 6)."""
+"""Request and response shapes of ``/quote`` and ``/residual``."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
+    StringConstraints,
     create_model,
     field_validator,
     model_validator,
@@ -71,10 +73,30 @@ class _Common(BaseModel):
         return value
 
 
+QuoteSegment = Literal["hyperscaler", "neocloud", "marketplace"]
+ProviderName = Annotated[
+    str,
+    BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v),
+    StringConstraints(min_length=1, max_length=60, pattern=r"^[a-z0-9.+-]+$"),
+    Field(
+        description="A provider whose level to quote at, e.g. `lambda` or `runpod+community` "
+        "(the provider keys the service has prices from; see `components.level_name`).",
+        examples=["lambda"],
+    ),
+]
+
+
 class QuoteParams(_Common):
     """Query of GET /quote; every assumption may be overridden by name as well."""
 
     model: Slug = Field(description="GPU model slug.")
+    segment: QuoteSegment | None = Field(
+        default=None,
+        description="Quote at a segment's level instead of the market (median provider).",
+    )
+    provider: ProviderName | None = Field(
+        default=None, description="Quote at a known provider's level instead of the market."
+    )
     term: QuoteTerm = Field(default="on_demand", description="Lease term.")
     gpus: int = Field(default=1, ge=1, le=1_000_000, description="Number of GPUs (for the total).")
     age_months: AgeMonths | None = Field(
@@ -91,8 +113,10 @@ class ResidualParams(_Common):
         default=None, description="First use (instead of age_months)."
     )
     premise: Premise = Field(default="market", description="market, orderly or forced liquidation.")
-    include: Literal["curve"] | None = Field(
-        default=None, description="`curve`: value by age month."
+    include: Literal["curve", "path", "curve,path"] | None = Field(
+        default=None,
+        description="`curve`: the value on `as_of` of a unit of every age month; `path`: this "
+        "unit's expected value month by month ahead (the path the lease identity runs on).",
     )
 
 
@@ -140,6 +164,8 @@ class QuoteRequest(_Common):
     term: QuoteTerm = "on_demand"
     gpus: int = Field(default=1, ge=1, le=1_000_000)
     age_months: AgeMonths | None = None
+    segment: QuoteSegment | None = None
+    provider: ProviderName | None = None
     assumptions: dict[str, float] = Field(default_factory=dict, max_length=50)
 
     @model_validator(mode="after")
@@ -178,6 +204,13 @@ class Provenance(BaseModel):
     fx: FxUsed | None
 
 
+class Projection(BaseModel):
+    """Present when ``as_of`` is after the last market evidence: the answer is a projection."""
+
+    evidence_on: date = Field(description="Date of the last evidence the answer rests on.")
+    horizon_months: float = Field(description="Months from the evidence date to `as_of`.")
+
+
 class QuoteRead(BaseModel):
     model: str
     as_of: date
@@ -194,6 +227,11 @@ class QuoteRead(BaseModel):
     frontier_precision: str
     fp8: bool
     fp4: bool
+    level: Literal["market", "segment", "provider"] = Field(
+        description="Which level the rate is quoted at: the market (median provider), a "
+        "segment's, or a provider's."
+    )
+    projection: Projection | None = None
     components: dict[str, Any]
     observations_used: int
     assumptions: dict[str, float]
@@ -211,16 +249,26 @@ class Approaches(BaseModel):
     market: float | None
     cost: float
     market_weight: float
+    income_weight: float
+    cost_weight: float
     reconciled: float
 
 
 class CurvePoint(BaseModel):
+    """The value, on the same `as_of`, of a unit of another age (same premise and what-ifs)."""
+
     age_months: float
     value_per_gpu: float
     residual_fraction: float
-    income_value: float = Field(
-        description="Income-approach value at that age on the expected path."
-    )
+    income_value: float = Field(description="Income-approach value of a unit of that age.")
+
+
+class PathPoint(BaseModel):
+    """This unit's expected value ``months_ahead`` from `as_of`, if it still works."""
+
+    months_ahead: int
+    age_months: float
+    value_per_gpu: float
 
 
 class ResidualRead(BaseModel):
@@ -231,7 +279,12 @@ class ResidualRead(BaseModel):
     value_per_gpu: float
     residual_fraction: float
     reference_price: float
-    reference_price_basis: Literal["launch_price", "engine_estimate"]
+    reference_price_basis: Literal[
+        "launch_price", "new_sales", "generation_multiple", "segment_multiple", "default_multiple"
+    ] = Field(
+        description="Where the reference price comes from: the launch price, the model's own "
+        "new-unit sales, or a price-to-rent multiple of its generation, its segment or a default."
+    )
     low: float
     high: float
     economic_life_months: float
@@ -241,6 +294,7 @@ class ResidualRead(BaseModel):
     fp8: bool
     fp4: bool
     approaches: Approaches
+    projection: Projection | None = None
     premise: str
     components: dict[str, Any]
     observations_used: int
@@ -249,3 +303,4 @@ class ResidualRead(BaseModel):
     inputs_digest: str
     provenance: Provenance
     curve: list[CurvePoint] | None = None
+    path: list[PathPoint] | None = None

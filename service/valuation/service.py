@@ -23,6 +23,8 @@ from service.valuation.schemas import (
     CurvePoint,
     FxUsed,
     InlineSpec,
+    PathPoint,
+    Projection,
     Provenance,
     QuoteRead,
     ResidualRead,
@@ -69,7 +71,23 @@ class Valuer:
                 known_at=known_at,
             )
 
-        entry = self.cache.get((version, evidence_on, known_at), fit)
+        try:
+            entry = self.cache.get((version, evidence_on, known_at), fit)
+        except engine.CalibrationUnavailable as exc:
+            first = repository.nth_lease_date(session, n=exc.needed, known_at=known_at)
+            when = f" Answers are available from {first.isoformat()}." if first else ""
+            raise InvalidInput(
+                f"Too little market evidence on or before {as_of.isoformat()} to calibrate: "
+                f"{exc.seen} lease observations, {exc.needed} needed.{when}",
+                errors=[
+                    FieldError(
+                        field="as_of",
+                        reason=f"before the first date with enough evidence ({first.isoformat()})"
+                        if first
+                        else "not enough lease observations yet",
+                    )
+                ],
+            ) from exc
         self.metrics.calibration_seconds.set(entry.seconds)
         self.metrics.data_version.set(version)
         defaults = self.cache.memo(
@@ -175,11 +193,14 @@ def _digest(engine_digest: str, fx: engine.Converted | None) -> str:
 
 
 def _engine_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Engine ValueErrors are about the caller's input (an age, a term, a date): 422."""
+    """The engine names the input it cannot price (:class:`engine.EngineInputError`): 422 on
+    that field. Any other exception is a bug and is left to the server-error handler."""
     try:
         return fn(*args, **kwargs)
-    except ValueError as exc:
-        raise InvalidInput(str(exc), errors=[FieldError(field="query", reason=str(exc))]) from exc
+    except engine.EngineInputError as exc:
+        raise InvalidInput(
+            exc.reason, errors=[FieldError(field=exc.field, reason=exc.reason)]
+        ) from exc
 
 
 def quote(
@@ -194,6 +215,8 @@ def quote(
     fp4: bool | None,
     currency: str,
     overrides: Mapping[str, float],
+    segment: str | None = None,
+    provider: str | None = None,
 ) -> QuoteRead:
     a = assumptions_for(ctx, overrides)
     fx = _fx(ctx, currency, as_of)
@@ -208,6 +231,8 @@ def quote(
         assumptions=a,
         fp8=fp8,
         fp4=fp4,
+        segment=segment,
+        provider=provider,
     )
     k = 1.0 / fx.usd_per_unit if fx else 1.0
     return QuoteRead(
@@ -226,6 +251,8 @@ def quote(
         frontier_precision=q.frontier_precision,
         fp8=q.fp8,
         fp4=q.fp4,
+        level=q.level,
+        projection=_projection(q.projection),
         components=_finite(q.components),
         observations_used=q.observations_used,
         assumptions=q.assumptions,
@@ -247,6 +274,7 @@ def residual(
     currency: str,
     include_curve: bool,
     overrides: Mapping[str, float],
+    include_path: bool = False,
 ) -> ResidualRead:
     a = assumptions_for(ctx, overrides)
     fx = _fx(ctx, currency, as_of)
@@ -261,6 +289,7 @@ def residual(
         fp8=fp8,
         fp4=fp4,
         include_curve=include_curve,
+        include_path=include_path,
     )
     k = 1.0 / fx.usd_per_unit if fx else 1.0
     curve = None
@@ -296,8 +325,11 @@ def residual(
             market=r.approaches.market * k if r.approaches.market is not None else None,
             cost=r.approaches.cost * k,
             market_weight=r.approaches.market_weight,
+            income_weight=r.approaches.income_weight,
+            cost_weight=r.approaches.cost_weight,
             reconciled=r.reconciled * k,
         ),
+        projection=_projection(r.projection),
         premise=r.premise,
         components=_finite(r.components),
         observations_used=r.observations_used,
@@ -306,6 +338,16 @@ def residual(
         inputs_digest=_digest(r.inputs_digest, fx),
         provenance=_provenance(ctx, fx),
         curve=curve,
+        path=None
+        if r.path is None
+        else [
+            PathPoint(
+                months_ahead=p.months_ahead,
+                age_months=p.age_months,
+                value_per_gpu=p.value_per_gpu * k,
+            )
+            for p in r.path
+        ],
     )
 
 
@@ -326,9 +368,22 @@ def age_from(*, as_of: date, age_months: float | None, in_service_on: date | Non
     return (as_of - in_service_on).days / 30.4375
 
 
+def _projection(p: engine.Projection | None) -> Projection | None:
+    return (
+        None
+        if p is None
+        else Projection(evidence_on=p.evidence_on, horizon_months=p.horizon_months)
+    )
+
+
 def _finite(components: Mapping[str, Any]) -> dict[str, Any]:
-    """JSON has no infinities: report them as null."""
-    return {
-        k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-        for k, v in components.items()
-    }
+    """JSON has no infinities: report them as null (nested mappings too)."""
+    return {k: _finite_value(v) for k, v in components.items()}
+
+
+def _finite_value(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, Mapping):
+        return {k: _finite_value(x) for k, x in v.items()}
+    return v

@@ -142,10 +142,11 @@ def test_backtest_prints_engine_and_baselines(
     assert cli.main(["seed"]) == 0
     capsys.readouterr()
     report = tmp_path / "backtest.json"
-    assert cli.main(["backtest", "--start", "2026-01-01", "--json", str(report)]) == 0
+    args = ["backtest", "--start", "2026-01-01", "--no-leave-out", "--json", str(report)]
+    assert cli.main(args) == 0
     out = capsys.readouterr().out
-    assert "overall" in out and "last_price" in out and "median_12m" in out
+    assert "market" in out and "last_price" in out and "median_12m" in out
     data = json.loads(report.read_text())
-    assert data["overall"]["n"] > 0
-    assert set(data["overall"]["mdape"]) == {"engine", "last_price", "median_12m"}
-    assert set(data["by_kind"]) <= {"lease", "sale"}
+    assert data["segments"]["all"]["n"] > 0
+    assert {"engine", "last_price", "median_12m"} <= set(data["segments"]["all"]["mdape"])
+    assert 0 < data["coverage"]["all"] <= 1

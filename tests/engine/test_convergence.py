@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import service.engine.decline as decline
-import service.engine.hedonic as hedonic
+import service.engine.prior as prior
 import service.engine.robust as robust
 import service.engine.sales as sales
 from service.engine import calibrate
@@ -64,22 +64,23 @@ def _recording(name: str, fit: Callable[..., Any], log: Captured) -> Callable[..
 
 
 @pytest.mark.parametrize("as_of", DATES, ids=str)
-def test_rent_sale_and_trend_fits_converge_on_the_shipped_data(
+def test_cross_section_sale_and_trend_fits_converge_on_the_shipped_data(
     as_of: date, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     log: Captured = []
-    monkeypatch.setattr(hedonic, "huber_point_fit", _recording("rent", huber_point_fit, log))
-    monkeypatch.setattr(sales, "huber_point_fit", _recording("sale", huber_point_fit, log))
+    monkeypatch.setattr(prior, "huber_fit", _recording("cross", huber_fit, log))
+    monkeypatch.setattr(sales, "huber_fit", _recording("sale", huber_fit, log))
     monkeypatch.setattr(decline, "huber_fit", _recording("trend", huber_fit, log))
     calibrate(models(), observations(), fx(), FRONTIER, as_of=as_of)
-    assert [name for name, _, _ in log] == ["rent", "sale", "trend"]
-    for name, (x, y, w, prior), fit in log:
+    assert {name for name, _, _ in log} == {"cross", "sale", "trend"}
+    for name, (x, y, w, prior_), fit in log:
         assert fit.converged, (name, fit.iterations, fit.last_step)
         assert fit.last_step < TOLERANCE, name
         assert 0 < fit.iterations < CAP, name  # both stages together, well within one's cap
-        step = _newton_step(x, y, w, prior, fit.beta, fit.scale)
+        step = _newton_step(x, y, w, prior_, fit.beta, fit.scale)
         assert np.max(np.abs(step)) < TOLERANCE, (name, float(np.max(np.abs(step))))
-        assert fit.scale >= 0.03 or name == "trend"  # the rent and sale floors hold
+        floor = {"cross": prior.TAU_FLOOR, "sale": 0.03, "trend": 0.0}[name]
+        assert fit.scale >= floor  # the cross-section and sale floors hold
 
 
 def _line_with_outliers(noise: float) -> tuple[Array, Array, Array, Array, Prior]:

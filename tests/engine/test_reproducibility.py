@@ -39,18 +39,16 @@ for as_of in (date(2024, 6, 1), date(2025, 6, 1), date(2026, 6, 30)):
     sales = cal.sales
     answer = {
         "fingerprint": cal.fingerprint,
-        "rent_beta": cal.rent.beta.tolist(),
-        "rent_scale": cal.rent.scale,
-        "rent_band": list(cal.rent.residual_quantiles),
+        "cross_beta": list(cal.cross_section.beta),
+        "cross_tau": cal.cross_section.tau,
+        "levels": {k: [v.log_level, v.variance] for k, v in cal.levels.items()},
         "sale_beta": sales.beta.tolist() if sales else None,
         "sale_scale": sales.scale if sales else None,
-        "price_to_rent": cal.price_to_rent,
-        "decline": [
-            [e.value, e.se]
-            for e in (cal.decline.trend_frontier, cal.decline.trend_behind)
-        ],
+        "capacity": cal.capacity.own,
+        "declines": [cal.declines.frontier, cal.declines.behind],
+        "trend": [[e.value, e.se] for e in cal.declines.inputs.trend.values()],
     }
-    for spec in specs:
+    for spec in (s for s in specs if s.release_date <= as_of):
         r = residual(cal, spec, as_of=as_of)
         a = r.approaches
         answer["residual:" + spec.slug] = [
