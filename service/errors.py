@@ -100,6 +100,27 @@ class PayloadTooLarge(ServiceError):
     status, kind = 413, "payload-too-large"
 
 
+class RefusedInput(StarletteHTTPException):
+    """Input refused by the ASGI input guard, possibly from inside the receive channel.
+
+    It is an HTTPException because FastAPI re-raises those when reading a body (any other
+    exception there becomes a bare 400), so the caller gets this status, detail and ``errors``.
+    """
+
+    def __init__(
+        self, status: int, detail: str, *, kind: str, errors: Sequence[FieldError]
+    ) -> None:
+        super().__init__(status, detail)
+        self.kind = kind
+        self.errors = list(errors)
+
+
+def _printable(text: str) -> str:
+    """Lone surrogates cannot be encoded as UTF-8: echoing one (an unknown JSON key, say) in a
+    problem would fail the answer itself. They are shown as escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def problem_response(
     status: int,
     detail: str,
@@ -113,12 +134,15 @@ def problem_response(
         "type": PROBLEM_BASE + (kind or _kind_for(status)),
         "title": HTTPStatus(status).phrase,
         "status": status,
-        "detail": detail,
+        "detail": _printable(detail),
     }
     if instance:
-        body["instance"] = instance
+        body["instance"] = _printable(instance)
     if errors:
-        body["errors"] = [e.model_dump(exclude_none=True) for e in errors]
+        body["errors"] = [
+            {k: _printable(v) if isinstance(v, str) else v for k, v in entry.items()}
+            for entry in (e.model_dump(exclude_none=True) for e in errors)
+        ]
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -183,7 +207,14 @@ def install(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
-        return problem_response(exc.status_code, detail, instance=request.url.path, headers=headers)
+        return problem_response(
+            exc.status_code,
+            detail,
+            kind=getattr(exc, "kind", None),
+            instance=request.url.path,
+            errors=getattr(exc, "errors", ()),
+            headers=headers,
+        )
 
     async def on_stale(request: Request, exc: Exception) -> JSONResponse:
         return problem_response(

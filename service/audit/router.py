@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 from sqlalchemy import func, select
 
 from service.api import (
@@ -22,6 +22,7 @@ from service.api import (
 from service.audit.orm import AuditEntry
 from service.auth.deps import AUTH_ERRORS, require_admin
 from service.errors import FieldError, InvalidInput, responses
+from service.text import SingleLine
 
 router = APIRouter(
     tags=["audit"],
@@ -46,7 +47,7 @@ class AuditRead(BaseModel):
     after: dict[str, Any] | None
 
 
-_ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+_ISO_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
 
 
 def _iso_8601(value: object) -> object:
@@ -56,25 +57,32 @@ def _iso_8601(value: object) -> object:
     return value
 
 
+def _this_century(value: datetime) -> datetime:
+    """By wall-clock year, before any offset is applied: converting 0001-01-01T00:00+01:00 to
+    UTC would overflow."""
+    if not 2000 <= value.year <= 2100:
+        raise ValueError("must be between 2000-01-01 and 2100-12-31")
+    return value
+
+
+Instant = Annotated[
+    datetime | None,
+    BeforeValidator(_iso_8601),
+    AfterValidator(lambda v: v if v is None else _this_century(v)),
+]
+
+
 @router.get("/audit", response_model=Page[AuditRead], responses=responses(422, 503))
 def list_audit(
     session: SessionDep,
-    entity: Annotated[str | None, Query(max_length=30, examples=["model"])] = None,
+    entity: Annotated[SingleLine | None, Query(max_length=30, examples=["model"])] = None,
     entity_id: Annotated[
-        str | None, Query(max_length=80, examples=["nvidia-h100-sxm5-80gb"])
+        SingleLine | None, Query(max_length=80, examples=["nvidia-h100-sxm5-80gb"])
     ] = None,
     action: Literal["create", "update", "delete"] | None = None,
     actor_key_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    since: Annotated[
-        datetime | None,
-        Query(description="On or after this instant (ISO 8601)."),
-        BeforeValidator(_iso_8601),
-    ] = None,
-    until: Annotated[
-        datetime | None,
-        Query(description="Before this instant (ISO 8601)."),
-        BeforeValidator(_iso_8601),
-    ] = None,
+    since: Annotated[Instant, Query(description="On or after this instant (ISO 8601).")] = None,
+    until: Annotated[Instant, Query(description="Before this instant (ISO 8601).")] = None,
     limit: Limit = 100,
     cursor: CursorParam = None,
 ) -> Page[AuditRead]:
