@@ -16,8 +16,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.db import CommitOutcomeUnknown
+from service.observability import Metrics, report_server_error
 
 log = logging.getLogger("service.errors")
 
@@ -146,6 +148,16 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def server_error_response(instance: str | None = None) -> JSONResponse:
+    """The answer to an exception nobody expected: logged and counted by the caller."""
+    return problem_response(
+        500,
+        "An unexpected error occurred; it has been logged with the request id.",
+        kind="server-error",
+        instance=instance,
+    )
+
+
 def _kind_for(status: int) -> str:
     return HTTPStatus(status).phrase.lower().replace(" ", "-").replace("'", "")
 
@@ -167,6 +179,41 @@ def validation_errors(exc: RequestValidationError) -> list[FieldError]:
         loc = [str(p) for p in err.get("loc", ())]
         out.append(FieldError(field=".".join(loc) or "body", reason=str(err.get("msg", "invalid"))))
     return out
+
+
+class LastResortMiddleware:
+    """Answers an exception that escaped every handler with a problem+json 500, and keeps the
+    connection: Starlette's ServerErrorMiddleware answers too but then re-raises, and uvicorn
+    closes a keep-alive connection whose application raised, failing the client's next request.
+
+    It sits inside RequestContextMiddleware (so the request id is known and the 500 counted) and
+    outside IdempotencyMiddleware (which releases the key when the exception passes through it).
+    An exception after the answer has started cannot be answered: it is logged and re-raised, so
+    that the truncated answer ends with the connection rather than looking complete.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:
+            report_server_error(self.metrics, scope, exc)
+            if started:
+                raise
+            await server_error_response(scope.get("path"))(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:
@@ -234,10 +281,8 @@ def install(app: FastAPI) -> None:
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(
-            500, "An unexpected error occurred; it has been logged.", instance=request.url.path
-        )
+        report_server_error(request.app.state.metrics, request.scope, exc)
+        return server_error_response(request.url.path)
 
     app.add_exception_handler(ServiceError, on_service_error)
     app.add_exception_handler(RequestValidationError, on_validation)
