@@ -16,6 +16,7 @@ from service.api import (
     Page,
     RetryingRoute,
     SessionDep,
+    bad_cursor,
     decode_cursor,
     encode_cursor,
 )
@@ -111,7 +112,7 @@ def list_audit(
     if cursor:
         (after,) = decode_cursor(cursor, 1)
         if not isinstance(after, int):
-            raise InvalidInput("The cursor is not one this service issued.")
+            raise bad_cursor()
         stmt = stmt.where(AuditEntry.id > after)
     rows = session.scalars(stmt).all()
     items = [AuditRead.model_validate(r) for r in rows[:limit]]
