@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 
 from service.api import (
@@ -23,6 +22,7 @@ from service.api import (
 from service.audit.orm import AuditEntry
 from service.auth.deps import AUTH_ERRORS, require_admin
 from service.errors import FieldError, InvalidInput, responses
+from service.registry.schemas import Instant
 from service.text import SingleLine
 
 router = APIRouter(
@@ -48,31 +48,6 @@ class AuditRead(BaseModel):
     after: dict[str, Any] | None
 
 
-_ISO_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
-
-
-def _iso_8601(value: object) -> object:
-    """Only ISO 8601 text: pydantic would also read `0.5` as a Unix time, which nobody means."""
-    if isinstance(value, str) and not _ISO_INSTANT.match(value):
-        raise ValueError("expected an ISO 8601 instant such as 2025-01-01T00:00:00Z")
-    return value
-
-
-def _this_century(value: datetime) -> datetime:
-    """By wall-clock year, before any offset is applied: converting 0001-01-01T00:00+01:00 to
-    UTC would overflow."""
-    if not 2000 <= value.year <= 2100:
-        raise ValueError("must be between 2000-01-01 and 2100-12-31")
-    return value
-
-
-Instant = Annotated[
-    datetime | None,
-    BeforeValidator(_iso_8601),
-    AfterValidator(lambda v: v if v is None else _this_century(v)),
-]
-
-
 @router.get("/audit", response_model=Page[AuditRead], responses=responses(422, 503))
 def list_audit(
     session: SessionDep,
@@ -82,8 +57,10 @@ def list_audit(
     ] = None,
     action: Literal["create", "update", "delete"] | None = None,
     actor_key_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    since: Annotated[Instant, Query(description="On or after this instant (ISO 8601).")] = None,
-    until: Annotated[Instant, Query(description="Before this instant (ISO 8601).")] = None,
+    since: Annotated[
+        Instant | None, Query(description="On or after this instant (ISO 8601).")
+    ] = None,
+    until: Annotated[Instant | None, Query(description="Before this instant (ISO 8601).")] = None,
     limit: Limit = 100,
     cursor: CursorParam = None,
 ) -> Page[AuditRead]:

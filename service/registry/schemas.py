@@ -118,6 +118,39 @@ MarketDate = Annotated[
     ),
 ]
 
+ISO_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
+
+
+def _iso_instant(value: object) -> object:
+    """Only ISO 8601 text: pydantic would also read `0.5` as a Unix time, which nobody means."""
+    if isinstance(value, int | float) or (isinstance(value, str) and not ISO_INSTANT.match(value)):
+        raise ValueError("expected an ISO 8601 instant such as 2025-01-01T00:00:00Z")
+    return value
+
+
+def _instant_in_range(value: datetime) -> datetime:
+    """Judged by the wall-clock year, before any offset applies: converting
+    0001-01-01T00:00+01:00 to UTC overflows."""
+    if not EARLIEST_DATE.year <= value.year <= LATEST_DATE.year:
+        raise ValueError(
+            f"must be between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}"
+        )
+    return value
+
+
+Instant = Annotated[
+    datetime,
+    BeforeValidator(_iso_instant),
+    AfterValidator(_instant_in_range),
+    Field(
+        json_schema_extra={
+            "formatMinimum": f"{EARLIEST_DATE.isoformat()}T00:00:00Z",
+            "formatMaximum": f"{LATEST_DATE.isoformat()}T23:59:59Z",
+        }
+    ),
+]
+"""An instant (``known_at``, ``since``): ISO 8601, in the same range as market dates."""
+
 _H100: dict[str, JsonValue] = {
     "slug": "nvidia-h100-sxm5-80gb",
     "vendor": "NVIDIA",
