@@ -405,6 +405,18 @@ class AssumptionRead(BaseModel):
     updated_at: datetime
 
 
+AssumptionValue = Annotated[
+    Number,
+    Field(
+        ge=-1e6,
+        le=1e6,
+        allow_inf_nan=False,
+        description="Within the assumption's own bounds (see GET /assumptions).",
+    ),
+]
+"""Every assumption's bounds lie well inside this range; it is what the OpenAPI can promise."""
+
+
 class AssumptionUpdate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -413,7 +425,7 @@ class AssumptionUpdate(BaseModel):
         },
     )
 
-    value: Number = Field(allow_inf_nan=False)
+    value: AssumptionValue
     reason: LongText | None = Field(default=None, description="Why this value; kept with it.")
 
 
@@ -424,7 +436,7 @@ class AssumptionsUpdate(BaseModel):
 
     values: dict[
         Annotated[str, StringConstraints(max_length=60), ONE_LINE],
-        Annotated[Number, Field(allow_inf_nan=False)],
+        AssumptionValue,
     ] = Field(min_length=1, max_length=100)
 
 
