@@ -46,7 +46,7 @@ class InputGuardMiddleware:
             return
         media = _media_type(scope)
         if media is not None and _is_text(media):
-            receive = _checked_body(receive, json=media != "text/csv" and "csv" not in media)
+            receive = _checked_body(receive, json="csv" not in media)
         started = False
 
         async def tracking(message: Message) -> None:
