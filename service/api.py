@@ -25,6 +25,7 @@ from service.errors import (
     PreconditionFailed,
     PreconditionRequired,
 )
+from service.text import text_problem
 
 T = TypeVar("T")
 log = logging.getLogger("service.api")
@@ -121,11 +122,24 @@ def decode_cursor(cursor: str, arity: int) -> list[Any]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         key = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise _bad_cursor() from exc
-    if not isinstance(key, list) or len(key) != arity:
+    if not isinstance(key, list) or len(key) != arity or not all(map(_issued_part, key)):
         raise _bad_cursor()
     return key
+
+
+def bad_cursor() -> InvalidInput:
+    """The refusal of a cursor this service did not issue."""
+    return _bad_cursor()
+
+
+def _issued_part(part: object) -> bool:
+    """Cursors this service issues hold short strings and row ids; anything else (a float, an
+    integer beyond a 64-bit column, a nested list) was tampered with and must not reach SQL."""
+    if isinstance(part, str):
+        return len(part) <= 200 and text_problem(part) is None
+    return isinstance(part, int) and not isinstance(part, bool) and 0 <= part < 2**63
 
 
 def _bad_cursor() -> InvalidInput:

@@ -20,7 +20,8 @@ from service.auth.deps import READ_METHODS, authorize, authorize_read
 from service.auth.router import router as keys_router
 from service.config import Settings
 from service.db import make_engine, make_sessionmaker
-from service.errors import Problem
+from service.edge import InputGuardMiddleware
+from service.errors import LastResortMiddleware, Problem
 from service.finance.router import router as finance_router
 from service.idempotency import IdempotencyMiddleware
 from service.models import load_all_models
@@ -122,7 +123,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fleet_router)
     app.include_router(keys_router)
     app.include_router(audit_router)
+    # Outermost last: request ids and metrics, the last resort, the input guard, idempotency.
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(InputGuardMiddleware)
+    app.add_middleware(LastResortMiddleware, metrics=metrics)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     _declare_problem_schema(app)
     return app

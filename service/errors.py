@@ -16,8 +16,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.db import CommitOutcomeUnknown
+from service.observability import Metrics, report_server_error
 
 log = logging.getLogger("service.errors")
 
@@ -100,6 +102,27 @@ class PayloadTooLarge(ServiceError):
     status, kind = 413, "payload-too-large"
 
 
+class RefusedInput(StarletteHTTPException):
+    """Input refused by the ASGI input guard, possibly from inside the receive channel.
+
+    It is an HTTPException because FastAPI re-raises those when reading a body (any other
+    exception there becomes a bare 400), so the caller gets this status, detail and ``errors``.
+    """
+
+    def __init__(
+        self, status: int, detail: str, *, kind: str, errors: Sequence[FieldError]
+    ) -> None:
+        super().__init__(status, detail)
+        self.kind = kind
+        self.errors = list(errors)
+
+
+def _printable(text: str) -> str:
+    """Lone surrogates cannot be encoded as UTF-8: echoing one (an unknown JSON key, say) in a
+    problem would fail the answer itself. They are shown as escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def problem_response(
     status: int,
     detail: str,
@@ -113,13 +136,26 @@ def problem_response(
         "type": PROBLEM_BASE + (kind or _kind_for(status)),
         "title": HTTPStatus(status).phrase,
         "status": status,
-        "detail": detail,
+        "detail": _printable(detail),
     }
     if instance:
-        body["instance"] = instance
+        body["instance"] = _printable(instance)
     if errors:
-        body["errors"] = [e.model_dump(exclude_none=True) for e in errors]
+        body["errors"] = [
+            {k: _printable(v) if isinstance(v, str) else v for k, v in entry.items()}
+            for entry in (e.model_dump(exclude_none=True) for e in errors)
+        ]
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def server_error_response(instance: str | None = None) -> JSONResponse:
+    """The answer to an exception nobody expected: logged and counted by the caller."""
+    return problem_response(
+        500,
+        "An unexpected error occurred; it has been logged with the request id.",
+        kind="server-error",
+        instance=instance,
+    )
 
 
 def _kind_for(status: int) -> str:
@@ -143,6 +179,41 @@ def validation_errors(exc: RequestValidationError) -> list[FieldError]:
         loc = [str(p) for p in err.get("loc", ())]
         out.append(FieldError(field=".".join(loc) or "body", reason=str(err.get("msg", "invalid"))))
     return out
+
+
+class LastResortMiddleware:
+    """Answers an exception that escaped every handler with a problem+json 500, and keeps the
+    connection: Starlette's ServerErrorMiddleware answers too but then re-raises, and uvicorn
+    closes a keep-alive connection whose application raised, failing the client's next request.
+
+    It sits inside RequestContextMiddleware (so the request id is known and the 500 counted) and
+    outside IdempotencyMiddleware (which releases the key when the exception passes through it).
+    An exception after the answer has started cannot be answered: it is logged and re-raised, so
+    that the truncated answer ends with the connection rather than looking complete.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:
+            report_server_error(self.metrics, scope, exc)
+            if started:
+                raise
+            await server_error_response(scope.get("path"))(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:
@@ -183,7 +254,14 @@ def install(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
-        return problem_response(exc.status_code, detail, instance=request.url.path, headers=headers)
+        return problem_response(
+            exc.status_code,
+            detail,
+            kind=getattr(exc, "kind", None),
+            instance=request.url.path,
+            errors=getattr(exc, "errors", ()),
+            headers=headers,
+        )
 
     async def on_stale(request: Request, exc: Exception) -> JSONResponse:
         return problem_response(
@@ -203,10 +281,8 @@ def install(app: FastAPI) -> None:
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(
-            500, "An unexpected error occurred; it has been logged.", instance=request.url.path
-        )
+        report_server_error(request.app.state.metrics, request.scope, exc)
+        return server_error_response(request.url.path)
 
     app.add_exception_handler(ServiceError, on_service_error)
     app.add_exception_handler(RequestValidationError, on_validation)

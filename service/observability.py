@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 REQUEST_ID = contextvars.ContextVar[str | None]("request_id", default=None)
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 access_log = logging.getLogger("service.access")
+error_log = logging.getLogger("service.errors")
 
 
 class Metrics:
@@ -45,6 +46,12 @@ class Metrics:
             "Time to answer, by route.",
             ["method", "route"],
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.server_errors = Counter(
+            "gpuval_server_errors",
+            "Unexpected exceptions, answered as problem+json 500 (type server-error).",
+            ["method", "route", "exception"],
             registry=self.registry,
         )
         self.quotes = Counter(
@@ -91,7 +98,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = route_of(scope)
             method = scope["method"]
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(elapsed)
@@ -105,6 +112,26 @@ class RequestContextMiddleware:
                 extra={"status": status, "route": route, "duration_ms": round(elapsed * 1000, 2)},
             )
             REQUEST_ID.reset(token)
+
+
+def route_of(scope: Scope) -> str:
+    """The route template (one metric series per route, not per URL)."""
+    return getattr(scope.get("route"), "path", None) or "unmatched"
+
+
+def report_server_error(metrics: Metrics, scope: Scope, exc: BaseException) -> None:
+    """Log an unexpected exception with its traceback and request id, and count it."""
+    method, route = scope.get("method", "?"), route_of(scope)
+    request_id = scope.get("state", {}).get("request_id") or REQUEST_ID.get()
+    metrics.server_errors.labels(method, route, type(exc).__name__).inc()
+    error_log.error(
+        "unexpected %s on %s %s (request %s)",
+        type(exc).__name__,
+        method,
+        scope.get("path", "?"),
+        request_id,
+        exc_info=exc,
+    )
 
 
 class JsonFormatter(logging.Formatter):

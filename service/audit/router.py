@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 
 from service.api import (
@@ -16,12 +15,15 @@ from service.api import (
     Page,
     RetryingRoute,
     SessionDep,
+    bad_cursor,
     decode_cursor,
     encode_cursor,
 )
 from service.audit.orm import AuditEntry
 from service.auth.deps import AUTH_ERRORS, require_admin
 from service.errors import FieldError, InvalidInput, responses
+from service.registry.schemas import Instant
+from service.text import SingleLine
 
 router = APIRouter(
     tags=["audit"],
@@ -46,35 +48,19 @@ class AuditRead(BaseModel):
     after: dict[str, Any] | None
 
 
-_ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
-
-
-def _iso_8601(value: object) -> object:
-    """Only ISO 8601 text: pydantic would also read `0.5` as a Unix time, which nobody means."""
-    if isinstance(value, str) and not _ISO_INSTANT.match(value):
-        raise ValueError("expected an ISO 8601 instant such as 2025-01-01T00:00:00Z")
-    return value
-
-
 @router.get("/audit", response_model=Page[AuditRead], responses=responses(422, 503))
 def list_audit(
     session: SessionDep,
-    entity: Annotated[str | None, Query(max_length=30, examples=["model"])] = None,
+    entity: Annotated[SingleLine | None, Query(max_length=30, examples=["model"])] = None,
     entity_id: Annotated[
-        str | None, Query(max_length=80, examples=["nvidia-h100-sxm5-80gb"])
+        SingleLine | None, Query(max_length=80, examples=["nvidia-h100-sxm5-80gb"])
     ] = None,
     action: Literal["create", "update", "delete"] | None = None,
     actor_key_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     since: Annotated[
-        datetime | None,
-        Query(description="On or after this instant (ISO 8601)."),
-        BeforeValidator(_iso_8601),
+        Instant | None, Query(description="On or after this instant (ISO 8601).")
     ] = None,
-    until: Annotated[
-        datetime | None,
-        Query(description="Before this instant (ISO 8601)."),
-        BeforeValidator(_iso_8601),
-    ] = None,
+    until: Annotated[Instant | None, Query(description="Before this instant (ISO 8601).")] = None,
     limit: Limit = 100,
     cursor: CursorParam = None,
 ) -> Page[AuditRead]:
@@ -103,7 +89,7 @@ def list_audit(
     if cursor:
         (after,) = decode_cursor(cursor, 1)
         if not isinstance(after, int):
-            raise InvalidInput("The cursor is not one this service issued.")
+            raise bad_cursor()
         stmt = stmt.where(AuditEntry.id > after)
     rows = session.scalars(stmt).all()
     items = [AuditRead.model_validate(r) for r in rows[:limit]]

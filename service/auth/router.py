@@ -12,6 +12,7 @@ from service.api import Page, RetryingRoute, SessionDep
 from service.auth import keys
 from service.auth.deps import AUTH_ERRORS, require_admin
 from service.errors import responses
+from service.text import ONE_LINE
 
 router = APIRouter(
     tags=["keys"],
@@ -27,7 +28,9 @@ class KeyCreate(BaseModel):
         json_schema_extra={"examples": [{"name": "billing-service", "scopes": ["read", "write"]}]},
     )
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80), ONE_LINE
+    ]
     scopes: list[keys.Scope] = Field(min_length=1, max_length=3)
 
 

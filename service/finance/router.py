@@ -25,7 +25,6 @@ from service.auth.deps import AUTH_ERRORS, authorize
 from service.errors import FieldError, InvalidInput, responses
 from service.finance import repository, service
 from service.finance.schemas import (
-    MONTH_PATTERN,
     AssetCreate,
     AssetPatch,
     AssetRead,
@@ -36,7 +35,8 @@ from service.finance.schemas import (
     DepreciationResult,
 )
 from service.registry import bulk
-from service.registry.schemas import SLUG_PATTERN, ImportResult, MarketDate
+from service.registry.schemas import MONTH_PATTERN, SLUG_PATTERN, ImportResult, MarketDate
+from service.text import SingleLine
 
 router = APIRouter(
     tags=["finance"],
@@ -59,10 +59,10 @@ def list_assets(
     ] = None,
     asset_status: Annotated[AssetStatus | None, Query(alias="status")] = None,
     location: Annotated[
-        str | None, Query(max_length=120, description="Exact, case-insensitive.")
+        SingleLine | None, Query(max_length=120, description="Exact, case-insensitive.")
     ] = None,
     tag: Annotated[
-        str | None,
+        SingleLine | None,
         Query(
             max_length=80, description="Substring of the tag, case-insensitive.", examples=["R12"]
         ),

@@ -8,14 +8,20 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
-from service.registry.schemas import SLUG_PATTERN, CurrencyCode, LongText, MarketDate
+from service.registry.schemas import (
+    MONTH_PATTERN,
+    SLUG_PATTERN,
+    CurrencyCode,
+    LongText,
+    MarketDate,
+)
+from service.text import ONE_LINE
 
 BookMethod = Literal["straight_line", "declining_balance", "ddb", "syd", "macrs"]
 AssetStatus = Literal["active", "idle", "retired", "sold"]
 DepreciationMethod = Literal["sln", "syd", "ddb", "db", "vdb", "macrs"]
 MacrsConvention = Literal["half_year", "mid_quarter"]
 
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 MAX_LIFE_MONTHS = 600
 MACRS_LIFE_MONTHS = (36, 60, 84)
 MAX_MONEY = 1e12
@@ -23,6 +29,7 @@ MAX_MONEY = 1e12
 Tag = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=80),
+    ONE_LINE,
     Field(description="The asset tag or serial number; unique.", examples=["DC1-R12-U07"]),
 ]
 ModelSlug = Annotated[
@@ -53,7 +60,7 @@ LifeMonths = Annotated[
 Month = Annotated[
     str, StringConstraints(pattern=MONTH_PATTERN), Field(description="A month, `YYYY-MM`.")
 ]
-Location = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
+Location = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120), ONE_LINE]
 
 _ASSET: dict[str, JsonValue] = {
     "tag": "DC1-R12-U07",
@@ -298,11 +305,18 @@ class DepreciationQuery(BaseModel):
         description="vdb: end of the span for `amount` (fractional allowed); with start_period.",
     )
     recovery_years: int | None = Field(
-        default=None, description="macrs: the recovery period, 3, 5 or 7 years.", examples=[5]
+        default=None,
+        ge=3,
+        le=7,
+        description="macrs: the recovery period, 3, 5 or 7 years.",
+        examples=[5],
     )
     convention: MacrsConvention | None = Field(
         default=None, description="macrs: half_year (default) or mid_quarter."
     )
     quarter: int | None = Field(
-        default=None, description="macrs mid_quarter: quarter placed in service, 1 to 4."
+        default=None,
+        ge=1,
+        le=4,
+        description="macrs mid_quarter: quarter placed in service, 1 to 4.",
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -19,6 +20,12 @@ from service.errors import FieldError, InvalidInput
 
 MAX_ROWS = 100_000
 MAX_REPORTED_ERRORS = 1000
+# Parser limits: far above any real file (the longest text field is 2,000 characters), far
+# below what would let one line or one document exhaust memory or the parser's stack.
+MAX_LINE_CHARS = 65_536
+MAX_FIELD_CHARS = 10_000
+MAX_COLUMNS = 100
+MAX_JSON_DEPTH = 8
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -30,7 +37,10 @@ class RawRow:
 
 
 def parse(body: bytes, content_type: str) -> list[RawRow]:
-    """Split a CSV (header on line 1) or a JSON list (or ``{"items": [...]}``) into rows."""
+    """Split a CSV (header on line 1) or a JSON list (or ``{"items": [...]}``) into rows.
+
+    Returns rows or raises InvalidInput naming the line; never a parser's own exception.
+    """
     media = content_type.split(";")[0].strip().lower()
     if media in ("text/csv", "application/csv"):
         rows = list(parse_csv(_decode(body)))
@@ -49,70 +59,150 @@ def parse(body: bytes, content_type: str) -> list[RawRow]:
 
 
 def _decode(body: bytes) -> str:
+    """UTF-8 only: ``json.loads`` on bytes would also guess UTF-16 and UTF-32."""
     try:
         return body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        line = body.count(b"\n", 0, exc.start) + 1
         raise InvalidInput(
             "The file is not UTF-8 text.",
-            errors=[FieldError(field="body", reason=f"invalid UTF-8 at byte {exc.start}")],
+            errors=[
+                FieldError(field="body", reason=f"invalid UTF-8 at byte {exc.start}", line=line)
+            ],
         ) from exc
+
+
+def _refuse(detail: str, reason: str, line: int, field: str = "body") -> InvalidInput:
+    return InvalidInput(detail, errors=[FieldError(field=field, reason=reason, line=line)])
+
+
+def _bounded_lines(text: str) -> Iterator[str]:
+    """The physical lines of ``text`` (endings kept, as csv wants), refusing an overlong one
+    before the csv module buffers it."""
+    for number, line in enumerate(io.StringIO(text, newline=""), start=1):
+        if len(line) > MAX_LINE_CHARS:
+            raise _refuse(
+                f"Line {number} is {len(line):,} characters long; the limit is "
+                f"{MAX_LINE_CHARS:,} characters per line.",
+                f"line longer than {MAX_LINE_CHARS:,} characters",
+                number,
+            )
+        yield line
+
+
+def _check_record(record: list[str], line: int) -> None:
+    if len(record) > MAX_COLUMNS:
+        raise _refuse(
+            f"Line {line} has {len(record)} columns; the limit is {MAX_COLUMNS}.",
+            f"more than {MAX_COLUMNS} columns",
+            line,
+        )
+    for column, cell in enumerate(record, start=1):
+        if len(cell) > MAX_FIELD_CHARS:
+            raise _refuse(
+                f"Column {column} of line {line} is {len(cell):,} characters long; the limit is "
+                f"{MAX_FIELD_CHARS:,} characters per field.",
+                f"field {column} longer than {MAX_FIELD_CHARS:,} characters",
+                line,
+            )
 
 
 def parse_csv(text: str) -> Iterator[RawRow]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if not reader.fieldnames:
-        raise InvalidInput(
-            "The CSV file is empty.", errors=[FieldError(field="body", reason="no header")]
-        )
+    reader = csv.reader(_bounded_lines(text))
     try:
-        for count, record in enumerate(reader, start=1):
+        header = next(reader, None)
+        if not header:
+            raise _refuse("The CSV file is empty.", "no header", 1)
+        _check_record(header, reader.line_num)
+        names = [name.strip() for name in header]
+        count = 0
+        for record in reader:
+            if not record:  # a blank line, as csv.DictReader skips them
+                continue
+            count += 1
             if count > MAX_ROWS:
-                raise _too_many()
-            if None in record:
-                yield RawRow(reader.line_num, {"__extra__": record[None]})
+                raise _too_many(reader.line_num)
+            _check_record(record, reader.line_num)
+            if len(record) > len(names):
+                yield RawRow(reader.line_num, {"__extra__": record[len(names) :]})
                 continue
             yield RawRow(
                 reader.line_num,
-                {
-                    k.strip(): v.strip()
-                    for k, v in record.items()
-                    if k and v is not None and v.strip() != ""
-                },
+                {k: v.strip() for k, v in zip(names, record, strict=False) if k and v.strip()},
             )
     except csv.Error as exc:
-        raise InvalidInput(
-            "The CSV file cannot be parsed.",
-            errors=[FieldError(field="body", reason=str(exc), line=reader.line_num)],
-        ) from exc
+        raise _refuse("The CSV file cannot be parsed.", str(exc), reader.line_num) from exc
 
 
 def parse_json(body: bytes) -> list[RawRow]:
+    text = _decode(body)
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _refuse(
             "The request body is not valid JSON.",
-            errors=[FieldError(field="body", reason=str(exc))],
+            f"{exc.msg} (line {exc.lineno}, column {exc.colno})",
+            exc.lineno,
         ) from exc
+    except RecursionError as exc:  # nested far beyond the limit: say where it crossed it
+        raise _too_deep(text) from exc
+    if _depth(payload) > MAX_JSON_DEPTH:
+        raise _too_deep(text)
     if isinstance(payload, dict) and isinstance(payload.get("items"), list):
         payload = payload["items"]
     if not isinstance(payload, list):
-        raise InvalidInput(
+        raise _refuse(
             "Expected a JSON array of objects, or an object with an `items` array.",
-            errors=[FieldError(field="body", reason="not a list")],
+            "not a list",
+            1,
         )
     if len(payload) > MAX_ROWS:
-        raise _too_many()
+        raise _too_many(MAX_ROWS + 1)
     return [
         RawRow(i, item if isinstance(item, dict) else {"__not_object__": item})
         for i, item in enumerate(payload, start=1)
     ]
 
 
-def _too_many() -> InvalidInput:
-    return InvalidInput(
-        f"At most {MAX_ROWS} rows per import; split the file.",
-        errors=[FieldError(field="body", reason=f"more than {MAX_ROWS} rows")],
+def _depth(value: object) -> int:
+    """Nesting depth of parsed JSON, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}\n]')
+
+
+def _too_deep(text: str) -> InvalidInput:
+    """The refusal of a document nested beyond MAX_JSON_DEPTH, naming the line where it is."""
+    depth, line = 0, 1
+    for token in _JSON_TOKEN.finditer(text):
+        kind = token.group()
+        if kind in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                break
+        elif kind in "]}":
+            depth -= 1
+        else:
+            line += kind.count("\n")
+    return _refuse(
+        f"The JSON document is nested more than {MAX_JSON_DEPTH} levels deep (line {line}); "
+        "an import is a list of flat objects.",
+        f"nested deeper than {MAX_JSON_DEPTH} levels",
+        line,
+    )
+
+
+def _too_many(line: int) -> InvalidInput:
+    return _refuse(
+        f"At most {MAX_ROWS} rows per import; split the file.", f"more than {MAX_ROWS} rows", line
     )
 
 
@@ -121,7 +211,7 @@ def require_rows(rows: Sequence[RawRow]) -> None:
     if not rows:
         raise InvalidInput(
             "The import has no rows; nothing was written.",
-            errors=[FieldError(field="body", reason="no data rows")],
+            errors=[FieldError(field="body", reason="no data rows", line=1)],
         )
 
 

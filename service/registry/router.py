@@ -26,6 +26,7 @@ from service.auth.deps import AUTH_ERRORS, authorize
 from service.errors import FieldError, InvalidInput, responses
 from service.registry import bulk, repository, service
 from service.registry.schemas import (
+    MONTH_PATTERN,
     SLUG_PATTERN,
     AssumptionRead,
     AssumptionsUpdate,
@@ -46,6 +47,7 @@ from service.registry.schemas import (
     Segment,
     Term,
 )
+from service.text import SingleLine
 
 router = APIRouter(
     dependencies=[Depends(authorize)], responses=AUTH_ERRORS, route_class=RetryingRoute
@@ -55,7 +57,7 @@ SlugPath = Annotated[
     str, Path(min_length=2, max_length=80, pattern=SLUG_PATTERN, examples=["nvidia-h100-sxm5-80gb"])
 ]
 ObservationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-AssumptionName = Annotated[str, Path(max_length=60, examples=["utilisation"])]
+AssumptionName = Annotated[SingleLine, Path(max_length=60, examples=["utilisation"])]
 
 READ_ERRORS = responses(400, 422, 503)
 WRITE_ERRORS = responses(400, 404, 409, 412, 422, 428, 503)
@@ -67,9 +69,9 @@ WRITE_ERRORS = responses(400, 404, 409, 412, 422, 428, 503)
 @router.get("/models", tags=["models"], response_model=Page[GpuModelRead], responses=READ_ERRORS)
 def list_models(
     session: SessionDep,
-    vendor: Annotated[str | None, Query(max_length=40, examples=["NVIDIA"])] = None,
+    vendor: Annotated[SingleLine | None, Query(max_length=40, examples=["NVIDIA"])] = None,
     segment: Segment | None = None,
-    architecture: Annotated[str | None, Query(max_length=40, examples=["Hopper"])] = None,
+    architecture: Annotated[SingleLine | None, Query(max_length=40, examples=["Hopper"])] = None,
     fp8: Annotated[
         bool | None, Query(description="Only models with (true) or without FP8.")
     ] = None,
@@ -77,7 +79,7 @@ def list_models(
         bool | None, Query(description="Only models with (true) or without FP4.")
     ] = None,
     q: Annotated[
-        str | None,
+        SingleLine | None,
         Query(
             max_length=80,
             description="Text search in slug, vendor, family, variant, architecture.",
@@ -211,7 +213,7 @@ def list_observations(
     kind: Kind | None = None,
     term: Term | None = None,
     provider: Annotated[
-        str | None, Query(max_length=120, description="Substring, case-insensitive.")
+        SingleLine | None, Query(max_length=120, description="Substring, case-insensitive.")
     ] = None,
     currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
     observed_from: Annotated[
@@ -423,7 +425,7 @@ def update_assumption(
 # --- FX -----------------------------------------------------------------------------------------
 
 
-MonthQuery = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2025-01"])]
+MonthQuery = Annotated[str | None, Query(pattern=MONTH_PATTERN, examples=["2025-01"])]
 
 
 @router.get("/fx", tags=["fx"], response_model=Page[FxRateRead], responses=READ_ERRORS)

@@ -17,8 +17,13 @@ from pydantic import (
     model_validator,
 )
 
+from service.text import MULTI_LINE, ONE_LINE
+
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
-ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# ASCII digits (a regex ``\d`` also takes other scripts' digits) and this century's years only,
+# like MarketDate below.
+MONTH_PATTERN = r"^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])$"
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 Slug = Annotated[
     str,
     StringConstraints(min_length=2, max_length=80, pattern=SLUG_PATTERN),
@@ -27,9 +32,20 @@ Slug = Annotated[
         examples=["nvidia-h100-sxm5-80gb"],
     ),
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80), ONE_LINE
+]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120), ONE_LINE]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), MULTI_LINE]
+Architecture = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40), ONE_LINE
+]
+FormFactor = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60), ONE_LINE
+]
+Citation = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), ONE_LINE
+]
 
 
 def _iso_date(value: object) -> object:
@@ -77,15 +93,63 @@ Segment = Literal["datacenter", "consumer"]
 Precision = Literal["bf16", "fp8", "fp4"]
 
 EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
 
 
-def _not_ancient(value: date) -> date:
-    if value < EARLIEST_DATE:
-        raise ValueError(f"must be on or after {EARLIEST_DATE.isoformat()}")
+def _in_range(value: date) -> date:
+    """Market dates lie in this century: the calendar's ends (0001-01-01, 9999-12-31) are typos
+    or probes, and date arithmetic near them overflows."""
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(
+            f"must be between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}"
+        )
     return value
 
 
-MarketDate = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_not_ancient)]
+MarketDate = Annotated[
+    date,
+    BeforeValidator(_iso_date),
+    AfterValidator(_in_range),
+    Field(
+        json_schema_extra={
+            "formatMinimum": EARLIEST_DATE.isoformat(),
+            "formatMaximum": LATEST_DATE.isoformat(),
+        }
+    ),
+]
+
+ISO_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
+
+
+def _iso_instant(value: object) -> object:
+    """Only ISO 8601 text: pydantic would also read `0.5` as a Unix time, which nobody means."""
+    if isinstance(value, int | float) or (isinstance(value, str) and not ISO_INSTANT.match(value)):
+        raise ValueError("expected an ISO 8601 instant such as 2025-01-01T00:00:00Z")
+    return value
+
+
+def _instant_in_range(value: datetime) -> datetime:
+    """Judged by the wall-clock year, before any offset applies: converting
+    0001-01-01T00:00+01:00 to UTC overflows."""
+    if not EARLIEST_DATE.year <= value.year <= LATEST_DATE.year:
+        raise ValueError(
+            f"must be between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}"
+        )
+    return value
+
+
+Instant = Annotated[
+    datetime,
+    BeforeValidator(_iso_instant),
+    AfterValidator(_instant_in_range),
+    Field(
+        json_schema_extra={
+            "formatMinimum": f"{EARLIEST_DATE.isoformat()}T00:00:00Z",
+            "formatMaximum": f"{LATEST_DATE.isoformat()}T23:59:59Z",
+        }
+    ),
+]
+"""An instant (``known_at``, ``since``): ISO 8601, in the same range as market dates."""
 
 _H100: dict[str, JsonValue] = {
     "slug": "nvidia-h100-sxm5-80gb",
@@ -114,9 +178,7 @@ class GpuModelFields(BaseModel):
     vendor: Name
     family: Name
     variant: Name
-    architecture: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)
-    ]
+    architecture: Architecture
     segment: Segment
     release_date: MarketDate
     launch_price_usd: Money | None = Field(
@@ -130,9 +192,7 @@ class GpuModelFields(BaseModel):
     )
     fp8_tflops: Throughput = Field(description="Dense FP8 tensor TFLOPS; 0 = no FP8.")
     fp4_tflops: Throughput = Field(description="Dense FP4 tensor TFLOPS; 0 = no FP4.")
-    form_factor: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)
-    ]
+    form_factor: FormFactor
     verified: StrictBool = True
     source: LongText = ""
     fp8: StrictBool | None = Field(
@@ -176,9 +236,7 @@ class GpuModelPatch(BaseModel):
     vendor: Name | None = None
     family: Name | None = None
     variant: Name | None = None
-    architecture: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] | None
-    ) = None
+    architecture: Architecture | None = None
     segment: Segment | None = None
     release_date: MarketDate | None = None
     launch_price_usd: Money | None = None
@@ -188,9 +246,7 @@ class GpuModelPatch(BaseModel):
     bf16_tflops: PositiveSpec | None = None
     fp8_tflops: Throughput | None = None
     fp4_tflops: Throughput | None = None
-    form_factor: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)] | None
-    ) = None
+    form_factor: FormFactor | None = None
     verified: StrictBool | None = None
     source: LongText | None = None
 
@@ -249,10 +305,8 @@ class ObservationCreate(BaseModel):
     term: Term = "unknown"
     condition: Condition | None = Field(default=None, description="Sales only.")
     provider: ShortText = ""
-    region: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)] = ""
-    source: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
-    ] = Field(description="Citation: where this price can be checked.")
+    region: Annotated[str, StringConstraints(strip_whitespace=True, max_length=60), ONE_LINE] = ""
+    source: Citation = Field(description="Citation: where this price can be checked.")
     notes: LongText = ""
 
     @model_validator(mode="after")
@@ -309,7 +363,7 @@ class FrontierEntryIn(BaseModel):
 
     precision: Precision
     effective_from: MarketDate
-    source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    source: Citation
     notes: LongText = ""
 
 
@@ -351,6 +405,18 @@ class AssumptionRead(BaseModel):
     updated_at: datetime
 
 
+AssumptionValue = Annotated[
+    Number,
+    Field(
+        ge=-1e6,
+        le=1e6,
+        allow_inf_nan=False,
+        description="Within the assumption's own bounds (see GET /assumptions).",
+    ),
+]
+"""Every assumption's bounds lie well inside this range; it is what the OpenAPI can promise."""
+
+
 class AssumptionUpdate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -359,7 +425,7 @@ class AssumptionUpdate(BaseModel):
         },
     )
 
-    value: Number = Field(allow_inf_nan=False)
+    value: AssumptionValue
     reason: LongText | None = Field(default=None, description="Why this value; kept with it.")
 
 
@@ -369,8 +435,8 @@ class AssumptionsUpdate(BaseModel):
     )
 
     values: dict[
-        Annotated[str, StringConstraints(max_length=60)],
-        Annotated[Number, Field(allow_inf_nan=False)],
+        Annotated[str, StringConstraints(max_length=60), ONE_LINE],
+        AssumptionValue,
     ] = Field(min_length=1, max_length=100)
 
 

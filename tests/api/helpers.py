@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from sqlalchemy import Engine, inspect, text
 
 
 def assert_problem(response: httpx.Response, status: int, *fields: str) -> dict[str, Any]:
@@ -38,3 +39,17 @@ H100_FIELDS: dict[str, Any] = {
     "form_factor": "SXM5",
     "source": "NVIDIA H100 datasheet",
 }
+
+
+# Tables that hold data; idempotency claims and the schema version are bookkeeping.
+_BOOKKEEPING = frozenset({"idempotency_keys", "alembic_version"})
+
+
+def snapshot(engine: Engine) -> dict[str, int]:
+    """Rows per data table. Every change is also audited, so a write that slipped through a
+    refusal (an update too) changes this."""
+    with engine.connect() as connection:
+        return {
+            table: connection.execute(text(f'SELECT count(*) FROM "{table}"')).scalar_one()
+            for table in sorted(set(inspect(engine).get_table_names()) - _BOOKKEEPING)
+        }

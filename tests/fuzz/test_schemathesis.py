@@ -26,7 +26,15 @@ CONFIG: dict[str, Any] = {
     "seed": 20251001,
     # The first quote of a fresh database calibrates the engine (seconds on a busy runner).
     "request-timeout": 60,
-    "generation": {"max-examples": 25, "deterministic": True, "database": "none"},
+    # Valid and invalid data (every schema constraint broken in turn), NUL bytes included: the
+    # hostile input of issue 12 must be refused, never a 500, on PostgreSQL as on SQLite.
+    "generation": {
+        "mode": "all",
+        "allow-x00": True,
+        "max-examples": 25,
+        "deterministic": True,
+        "database": "none",
+    },
     "checks": {
         "enabled": True,
         # Schema-valid input can still break a business rule, and the answer is then a refusal
