@@ -16,7 +16,7 @@ from service.auth.deps import AUTH_ERRORS, authorize
 from service.errors import FieldError, InvalidInput, responses
 from service.finance.repository import AssetFilter
 from service.finance.schemas import AssetStatus
-from service.registry.schemas import CurrencyCode, MarketDate, Slug
+from service.registry.schemas import CurrencyCode, Instant, MarketDate, Slug
 from service.valuation import fleet, service
 from service.valuation.router import ValuerDep
 from service.valuation.schemas import FxUsed, Premise
@@ -47,7 +47,7 @@ class FleetQuery(BaseModel):
     as_of: MarketDate | None = Field(
         default=None, description="Valuation date; default today (UTC).", examples=["2026-06-30"]
     )
-    known_at: datetime | None = Field(
+    known_at: Instant | None = Field(
         default=None,
         description="Use only observations recorded by this instant (reproduce a past answer).",
     )

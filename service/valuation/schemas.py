@@ -20,6 +20,7 @@ from pydantic import (
 from service.engine import ASSUMPTIONS
 from service.registry.schemas import (
     CurrencyCode,
+    Instant,
     MarketDate,
     Money,
     PositiveSpec,
@@ -57,7 +58,7 @@ class _Common(BaseModel):
     as_of: MarketDate | None = Field(
         default=None, description="Valuation date; default today (UTC)."
     )
-    known_at: datetime | None = Field(
+    known_at: Instant | None = Field(
         default=None,
         description="Use only observations recorded by this instant (reproduce a past answer).",
     )

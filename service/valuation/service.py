@@ -114,10 +114,14 @@ class Valuer:
 
         evidence_on: date | None = self.cache.memo(("evidence", version, as_of, known_at), latest)
         if evidence_on is None:
+            first = repository.nth_lease_date(
+                session, n=engine.MIN_LEASE_OBSERVATIONS, known_at=known_at
+            )
+            when = f" Answers are available from {first.isoformat()}." if first else ""
             raise InvalidInput(
                 f"No market observations on or before {as_of.isoformat()}"
                 + (f" recorded by {known_at.isoformat()}" if known_at else "")
-                + "; choose a later as_of.",
+                + f"; choose a later as_of.{when}",
                 errors=[FieldError(field="as_of", reason="before the first observation")],
             )
         return evidence_on

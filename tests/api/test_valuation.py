@@ -305,3 +305,42 @@ async def test_start_up_warms_todays_calibration(db_url: str) -> None:
                 await anyio.sleep(0.05)
         assert (await client.get("/quote", params={"model": H100})).status_code == 200
         assert cache.calibrations == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"as_of": "2000-01-01"}, "Answers are available from 2023-"),
+        ({"as_of": "2100-12-31"}, "projections reach"),
+        ({"model": "nvidia-b200-sxm-180gb", "as_of": "2024-06-01"}, "released on 2024-11-01"),
+    ],
+)
+async def test_dates_without_an_answer_are_422_saying_which_dates_work(
+    client: httpx.AsyncClient, params: dict[str, str], reason: str
+) -> None:
+    for path in ("/quote", "/residual"):
+        response = await client.get(path, params={"model": A100, **params})
+        assert_problem(response, 422)
+        body = response.json()
+        assert reason in body["detail"] + " ".join(e["reason"] for e in body["errors"])
+        assert [e["field"] for e in body["errors"]] == ["as_of"]
+
+
+async def test_a_date_after_the_evidence_is_a_projection(client: httpx.AsyncClient) -> None:
+    at = await get(client, "/quote", model=A100, as_of="2026-06-25")
+    later = await get(client, "/quote", model=A100, as_of="2027-06-25")
+    assert at["projection"] is None and at["level"] == "market"
+    assert later["projection"] == {"evidence_on": "2026-06-25", "horizon_months": 12.0}
+    assert later["high"] / later["low"] > at["high"] / at["low"]
+
+
+async def test_segment_and_provider_levels(client: httpx.AsyncClient) -> None:
+    market = await get(client, "/quote", model=H100, as_of="2026-06-25")
+    hyperscaler = await get(client, "/quote", model=H100, as_of="2026-06-25", segment="hyperscaler")
+    lambda_ = await get(client, "/quote", model=H100, as_of="2026-06-25", provider="Lambda")
+    assert hyperscaler["level"] == "segment" and lambda_["level"] == "provider"
+    assert hyperscaler["rate_per_gpu_hour"] > market["rate_per_gpu_hour"]
+    assert lambda_["components"]["level_name"] == "lambda"
+    unknown = await client.get("/quote", params={"model": H100, "provider": "nobody"})
+    assert_problem(unknown, 422)
+    assert unknown.json()["errors"][0]["field"] == "provider"
