@@ -23,9 +23,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from typing import TypeVar
 
 import numpy as np
 
@@ -41,6 +42,8 @@ from service.engine.panel import Panel, PanelRow, fit_panel, group_median, selle
 from service.engine.prior import CrossSection, features, fit_cross_section
 from service.engine.sales import SaleFeatures, SaleModel, fit_sale_model
 from service.engine.types import FrontierEntry, FxRate, ModelSpec, Observation
+
+K = TypeVar("K", bound=Hashable)
 
 __all__ = [
     "MIN_LEASE_OBSERVATIONS",
@@ -281,13 +284,21 @@ def _month_evidence(rows: Sequence[PanelRow], panel: Panel) -> dict[str, list[Mo
     cells: dict[tuple[str, int], list[tuple[float, float]]] = {}
     for r in rows:
         cells.setdefault((r.model, r.month), []).append((panel.market_price(r), r.weight))
-    out: dict[str, list[MonthEvidence]] = {}
-    for (model, month), items in sorted(cells.items()):
+    return _monthly(cells)
+
+
+def _monthly(
+    cells: Mapping[tuple[K, int], Sequence[tuple[float, float]]],
+) -> dict[K, list[MonthEvidence]]:
+    """Per key, a month's evidence for each month: the weighted median of its (log price,
+    weight) items and their Kish effective count ``(Σw)²/Σw²``, in month order."""
+    out: dict[K, list[MonthEvidence]] = {}
+    for (key, month), items in sorted(cells.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
         values = np.array([v for v, _ in items])
         weights = np.array([w for _, w in items])
         median = float(group_median(np.zeros(len(items), dtype=np.intp), values, weights, 1)[0])
         n_eff = float(weights.sum() ** 2 / (weights**2).sum())
-        out.setdefault(model, []).append(MonthEvidence(month, median, n_eff))
+        out.setdefault(key, []).append(MonthEvidence(month, median, n_eff))
     return out
 
 
@@ -434,21 +445,14 @@ def _term_levels(
     """Filter each model's fixed-term and spot prices, month by month, to the evidence date,
     each restated from its seller's level to the typical seller of that term (one hyperscaler's
     one-year card is not the one-year market; a seller's premium on this model stays)."""
-    cells: dict[tuple[str, str, int], list[tuple[float, float]]] = {}
+    cells: dict[tuple[tuple[str, str], int], list[tuple[float, float]]] = {}
     for r in rows:
         if r.term in ("on_demand", "unknown") or r.model not in released:
             continue
         value = r.log_price - panel.seller(r.seller) + panel.term_sellers.get(r.term, 0.0)
-        cells.setdefault((r.model, r.term, r.month), []).append((value, r.weight))
-    evidence: dict[tuple[str, str], list[MonthEvidence]] = {}
-    for (model, term, month), items in sorted(cells.items()):
-        values = np.array([v for v, _ in items])
-        weights = np.array([w for _, w in items])
-        median = float(group_median(np.zeros(len(items), dtype=np.intp), values, weights, 1)[0])
-        n_eff = float(weights.sum() ** 2 / (weights**2).sum())
-        evidence.setdefault((model, term), []).append(MonthEvidence(month, median, n_eff))
+        cells.setdefault(((r.model, r.term), r.month), []).append((value, r.weight))
     out = {}
-    for key, months in evidence.items():
+    for key, months in _monthly(cells).items():
         state = filter_level(months, month_index(as_of), settings)
         if state is not None:
             out[key] = (state.level, state.var_level)
@@ -472,16 +476,8 @@ def _new_sales(sales: Sequence[Normalised], as_of: date) -> dict[str, tuple[floa
             (n.log_price, n.weight)
         )
         counts[o.model_slug] = counts.get(o.model_slug, 0) + 1
-    evidence: dict[str, list[MonthEvidence]] = {}
-    for (model, month), items in sorted(cells.items()):
-        values = np.array([v for v, _ in items])
-        weights = np.array([w for _, w in items])
-        median = float(group_median(np.zeros(len(items), dtype=np.intp), values, weights, 1)[0])
-        evidence.setdefault(model, []).append(
-            MonthEvidence(month, median, float(weights.sum() ** 2 / (weights**2).sum()))
-        )
     out = {}
-    for model, months in evidence.items():
+    for model, months in _monthly(cells).items():
         state = filter_level(months, month_index(as_of), _SALE_LEVEL)
         if state is not None:
             out[model] = (math.exp(state.level), counts[model])
