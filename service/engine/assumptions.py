@@ -29,11 +29,12 @@ ASSUMPTIONS: tuple[AssumptionSpec, ...] = (
     AssumptionSpec(
         "utilisation",
         1.0,
-        "fraction of hours billed at the contract-level rent",
+        "fraction of hours billed",
         0.05,
         1.0,
-        "The income approach values a unit at the contract-level rent its market pays (estimated "
-        "from fixed-term cards against on-demand), and a committed lease pays for every hour. "
+        "Share of hours billed at the contract-level rent. The income approach values a unit at "
+        "the contract-level rent its market pays (estimated from fixed-term cards against "
+        "on-demand), and a committed lease pays for every hour. "
         "Lower it for units that wait between contracts: value is first-order in it.",
     ),
     AssumptionSpec(
@@ -121,11 +122,11 @@ ASSUMPTIONS: tuple[AssumptionSpec, ...] = (
     AssumptionSpec(
         "hazard_growth_per_year",
         0.3,
-        "growth of the failure hazard per year of age (Gompertz)",
+        "per year of age (Gompertz)",
         0.0,
         2.0,
-        "Assumption: wear-out makes failures likelier with age; at 0.3 the hazard is 2% a year "
-        "new, 6.6% at four years and 12% at six, within the interruption rate above.",
+        "Assumption: growth of the failure hazard with age (wear-out); at 0.3 the hazard is "
+        "2% a year new, 6.6% at four years and 12% at six, within the interruption rate above.",
     ),
     AssumptionSpec(
         "frontier_move_interval_months",

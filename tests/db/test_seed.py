@@ -62,3 +62,12 @@ def test_seed_fills_in_what_was_deleted_and_keeps_edits(session: Session) -> Non
 def test_reference_observations_are_known_from_their_date(session: Session) -> None:
     obs = session.scalars(select(Observation).order_by(Observation.id).limit(50)).all()
     assert all(o.recorded_at.date() == o.observed_on for o in obs)
+
+
+def test_every_assumption_fits_its_columns() -> None:
+    """PostgreSQL enforces column lengths (SQLite does not): an over-long unit or name would
+    fail `gpuval seed` there only."""
+    unit = Assumption.__table__.c.unit.type.length
+    name = Assumption.__table__.c.name.type.length
+    for spec in ASSUMPTIONS:
+        assert len(spec.unit) <= unit and len(spec.name) <= name, spec.name
