@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from service import __version__, errors, schema
+from service import __version__, docs_ui, errors, schema
 from service.audit.router import router as audit_router
 from service.auth.deps import READ_METHODS, authorize, authorize_read
 from service.auth.router import router as keys_router
@@ -111,11 +111,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=TAGS,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        # Served from the package by docs_ui.install, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.valuer = Valuer(CalibrationCache(), metrics)
     errors.install(app)
+    docs_ui.install(app)
     app.include_router(ops_router)
     app.include_router(valuation_router)
     app.include_router(registry_router)
