@@ -34,7 +34,7 @@ from service.engine.assumptions import Assumptions
 from service.engine.contracts import Contracts, Pair, fit_contracts
 from service.engine.decline import Estimate, TrendRow, posterior, trend
 from service.engine.errors import CalibrationUnavailable
-from service.engine.frontier import Support, frontier_at, is_behind, support_of
+from service.engine.frontier import frontier_at, is_behind, support_of
 from service.engine.fx import FxTable
 from service.engine.level import FilteredLevel, LevelSettings, MonthEvidence, filter_level
 from service.engine.normalise import Normalised, normalise, select, years_since_epoch
@@ -187,10 +187,6 @@ class Calibration:
     refits: dict[tuple[float, float, float], tuple[Declines, Contracts]] = field(
         default_factory=dict, compare=False, repr=False
     )
-
-    def prior_level(self, spec: ModelSpec, support: Support, on: date) -> float:
-        """The hedonic prior log level of ``spec`` with ``support`` on ``on``."""
-        return self.cross_section.level(features(spec, support, self.frontier, on))
 
 
 def years_behind(

@@ -24,7 +24,6 @@ __all__ = [
     "UnitEconomics",
     "cumulative_hazard",
     "end_of_life",
-    "levelised_path_factor",
     "rent_at",
     "value_at",
 ]
@@ -166,17 +165,3 @@ def value_at(path: RentPath, unit: UnitEconomics, tau: float, end: float) -> flo
             a = b
     log_discount -= unit.rate * (end - position)
     return HOURS_PER_YEAR * total + unit.scrap * math.exp(log_discount)
-
-
-def levelised_path_factor(path: RentPath, rate: float, years: float) -> float:
-    """``∫_0^T e^(-rτ)·R(τ) dτ / (R(0)·ann(r, T))``: the level rent, per unit of today's rent,
-    that has the same present value over T years as the expected path (one segment:
-    ``lev(r, λ, T)`` of the appendix)."""
-    total = 0.0
-    for index, seg in enumerate(path.segments):
-        a = seg.start
-        b = min(_segment_end(path, index), years)
-        if b <= a:
-            continue
-        total += math.exp(-rate * a) * seg.rent * annuity(rate + seg.decline, b - a)
-    return total / (path.segments[0].rent * annuity(rate, years))

@@ -19,13 +19,21 @@ from service.engine.frontier import (
     months_until_left_behind,
     support_of,
 )
-from service.engine.panel import SEGMENTS, segment_of
+from service.engine.panel import SEGMENTS
 from service.engine.path import RentPath, Segment, UnitEconomics, end_of_life
 from service.engine.prior import features
 from service.engine.types import ModelSpec, Precision
 from service.engine.unit import unit_of
 
-__all__ = ["MAX_PROJECTION_MONTHS", "Level", "State", "declines_for", "state_of", "unit_of"]
+__all__ = [
+    "MAX_PROJECTION_MONTHS",
+    "Level",
+    "State",
+    "cal_reference",
+    "declines_for",
+    "new_equivalent",
+    "state_of",
+]
 
 _MONTHS_PER_YEAR = 12.0
 _DAYS_PER_MONTH = 30.436875
@@ -364,6 +372,3 @@ def _add_months(on: date, months: int) -> date:
     if year > 9999:
         return date(9999, 12, 31)
     return date(year, month + 1, 1)
-
-
-__all__ += ["cal_reference", "new_equivalent", "segment_of"]

@@ -33,8 +33,9 @@ from service.engine.path import (
     rent_at,
     value_at,
 )
-from service.engine.state import State, cal_reference, state_of, unit_of
+from service.engine.state import State, cal_reference, state_of
 from service.engine.types import FIXED_TERM_YEARS, PREMISES, QUOTE_TERMS, ModelSpec, Premise, Term
+from service.engine.unit import unit_of
 from service.engine.version import ENGINE_VERSION
 
 __all__ = [
