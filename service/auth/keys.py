@@ -101,11 +101,14 @@ def list_keys(session: Session) -> Sequence[ApiKey]:
 def revoke(session: Session, ident: str | int) -> ApiKey:
     """Revoke by id or prefix; revoking twice is refused so the first revocation time stands."""
     text = str(ident)
-    if text.isdigit() and len(text) <= 9:
-        stmt = select(ApiKey).where(ApiKey.id == int(text))
+    if isinstance(ident, int):
+        row = session.get(ApiKey, ident)
     else:
-        stmt = select(ApiKey).where(ApiKey.prefix == text)
-    row = session.scalar(stmt)
+        # A prefix is hex and may be all digits (``06456260``), so it is looked up first;
+        # a string is read as an id only when no prefix matches.
+        row = session.scalar(select(ApiKey).where(ApiKey.prefix == text))
+        if row is None and text.isdigit() and len(text) <= 9:
+            row = session.get(ApiKey, int(text))
     if row is None:
         raise NotFound(f"No API key {text!r}.")
     if row.revoked_at is not None:

@@ -150,3 +150,16 @@ def test_backtest_prints_engine_and_baselines(
     assert data["segments"]["all"]["n"] > 0
     assert {"engine", "last_price", "median_12m"} <= set(data["segments"]["all"]["mdape"])
     assert 0 < data["coverage"]["all"] <= 1
+
+
+def test_an_all_digit_prefix_revokes_by_prefix_not_by_id(
+    empty_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hex prefixes can be all digits (CI drew ``06456260``); one is never read as a row id."""
+    assert cli.main(["migrate"]) == 0
+    monkeypatch.setattr("service.auth.keys.secrets.token_hex", lambda n: "06456260")
+    assert cli.main(["keys", "create", "--name", "digits", "--scopes", "read"]) == 0
+    capsys.readouterr()
+    assert cli.main(["keys", "revoke", "06456260"]) == 0
+    assert "(06456260)" in capsys.readouterr().out
+    assert cli.main(["keys", "revoke", "06456260"]) == 2
