@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from service import schema
 from service.db import Base, make_engine
@@ -50,3 +52,93 @@ def test_upgrade_from_empty_matches_the_models_and_round_trips(empty_url: str) -
         assert not schema.pending(engine, empty_url)
     finally:
         engine.dispose()
+
+
+def _load_migration(name: str) -> ModuleType:
+    path = Path(schema.ROOT / "migrations" / "versions" / name)
+    spec = importlib.util.spec_from_file_location(f"migration_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_database_seeded_before_method_v2_gets_the_v2_defaults_but_keeps_admin_edits(
+    empty_url: str,
+) -> None:
+    """``gpuval seed`` inserts only what is missing, so the upgrade moves the v1 defaults on."""
+    v2 = _load_migration("0004_assumption_defaults_v2.py")
+    changes = {c.name: c for c in v2.CHANGES}
+    edited = "utilisation"  # an admin set their own value and reason before the upgrade
+    schema.upgrade(empty_url, "0003")
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as connection:
+            for change in changes.values():
+                value, reason = change.old
+                if change.name == edited:
+                    value, reason = 0.7, "Our fleet runs at 70%."
+                minimum, maximum, unit = change.bounds
+                connection.execute(
+                    text(
+                        "INSERT INTO assumptions (name, value, unit, minimum, maximum, reason,"
+                        " revision, updated_at) VALUES (:n, :v, :u, :lo, :hi, :r, 1, :at)"
+                    ),
+                    {
+                        "n": change.name,
+                        "v": value,
+                        "u": unit,
+                        "lo": minimum,
+                        "hi": maximum,
+                        "r": reason,
+                        "at": "2026-06-01 00:00:00",
+                    },
+                )
+            before_version = connection.execute(text("SELECT version FROM data_version")).scalar()
+
+        schema.upgrade(empty_url)
+        with engine.connect() as connection:
+            rows = {
+                r.name: r
+                for r in connection.execute(
+                    text("SELECT name, value, reason, revision FROM assumptions")
+                )
+            }
+            audited = {
+                r.entity_id: r
+                for r in connection.execute(
+                    text(
+                        "SELECT entity_id, actor, action FROM audit_log WHERE entity = 'assumption'"
+                    )
+                )
+            }
+            after_version = connection.execute(text("SELECT version FROM data_version")).scalar()
+        assert rows[edited].value == 0.7 and rows[edited].reason == "Our fleet runs at 70%."
+        assert rows[edited].revision == 1 and edited not in audited
+        for name, change in changes.items():
+            if name == edited:
+                continue
+            assert (rows[name].value, rows[name].reason) == change.new, name
+            assert rows[name].revision == 2
+            assert audited[name].actor == "migration 0004" and audited[name].action == "update"
+        assert rows["physical_life_months"].value == 72.0
+        assert "DESIGN" not in " ".join(r.reason for r in rows.values() if r.name != edited)
+        assert after_version == before_version + 1
+
+        schema.downgrade(empty_url, "0003")
+        with engine.connect() as connection:
+            back = dict(connection.execute(text("SELECT name, value FROM assumptions")).all())
+        assert back == {n: (0.7 if n == edited else c.old[0]) for n, c in changes.items()}
+    finally:
+        engine.dispose()
+
+
+def test_the_v2_migration_carries_the_defaults_the_engine_ships() -> None:
+    """Its literal v2 values are the engine's current defaults (else seed and upgrade disagree)."""
+    from service.engine.assumptions import ASSUMPTIONS
+
+    shipped = {a.name: a for a in ASSUMPTIONS}
+    for change in _load_migration("0004_assumption_defaults_v2.py").CHANGES:
+        spec = shipped[change.name]
+        assert change.new == (spec.default, spec.reason), change.name
+        assert change.bounds == (spec.minimum, spec.maximum, spec.unit), change.name
