@@ -14,7 +14,10 @@ price; it is then held at 0 and the unconstrained estimate is reported beside it
 
 Each model's row is weighted by the precision of its level, ``1/(1 + P_m/τ²)`` (P_m: the filter's
 variance), and τ² (the between-model variance the specifications do not explain) is re-estimated
-from the residuals by the method of moments, floored at ``TAU_FLOOR²``.
+by moments from the fit's robust residual scale: ``τ² = σ̂² - mean(P_m)``, σ̂ the Huber fit's
+MAD scale, floored at ``TAU_FLOOR²``. The plain second moment let one outlying model (a V100
+renting far above what its specifications predict, residual ≈ +1.0) inflate τ to 0.56 and every
+prior-only band with it (leave-one-model-out bands covered 93% instead of 80%).
 """
 
 from __future__ import annotations
@@ -156,7 +159,7 @@ def fit_cross_section(
     for _ in range(_ROUNDS):
         w = 1.0 / (1.0 + variance / tau**2)
         fit = huber_fit(x, y, w, prior, min_scale=TAU_FLOOR)
-        excess = float(np.sum(w * (fit.residuals**2 - variance)) / np.sum(w))
+        excess = fit.scale**2 - float(np.sum(w * variance) / np.sum(w))
         tau = max(math.sqrt(max(excess, 0.0)), TAU_FLOOR)
     assert fit is not None
     beta = fit.beta.copy()

@@ -78,6 +78,13 @@ class SaleModel:
     #: the seller-series effect): the spread an 80% band of a sale price must cover.
     dispersion: tuple[float, float] = (-0.3, 0.3)
 
+    def level_variance(self, model: str) -> float:
+        """Posterior variance of a model's sale level around the fitted one, ``(1 - Z)·τ²``
+        (τ = ``_MODEL_SD``, Z its credibility): the variance of a random effect given its
+        data (Bühlmann & Gisler 2005, *A Course in Credibility Theory*, §4.4), τ² for a model
+        with no sales of its own."""
+        return (1.0 - self.credibility.get(model, 0.0)) * _MODEL_SD**2
+
     def row(self, f: SaleFeatures) -> Array:
         base = [1.0, f.age_years, f.years_behind, float(f.condition == "used")]
         base += [float(f.condition not in ("new", "used")), float(f.listing), float(f.system)]

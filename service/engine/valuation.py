@@ -635,9 +635,16 @@ def _value_band(
 ) -> tuple[float, float]:
     """80% band of the reconciled value: each approach at its own band (income at the rent
     band, market and cost at the spread of sale prices around a model's level), weighted as
-    the value."""
-    lo, hi = _band(cal, st, _TERM_VARIANCE)
+    the value. Every approach rests on the model's price level new (the income approach through
+    the capacity multiple that prices a new unit at its new-equivalent price), so each band is
+    widened by that level's own uncertainty, ``k = √(1 + v/s²)`` as in :func:`_band`, with
+    v the sale level's posterior variance (wide for a model with few sales of its own)."""
+    v = cal.sales.level_variance(st.spec.slug) if cal.sales is not None else 0.25
+    lo, hi = _band(cal, st, _TERM_VARIANCE + v)
     sale_lo, sale_hi = cal.sales.dispersion if cal.sales is not None else (-0.3, 0.3)
+    s = max((sale_hi - sale_lo) / (2 * _Z80), 1e-3)
+    k = math.sqrt(1.0 + (v + st.level_variance) / s**2)
+    sale_lo, sale_hi = sale_lo * k, sale_hi * k
     wi, wm, wc = valuer.weights
     # the cost approach's new price is a sale price (own sales) or rests on one (multiples)
     low = wi * income * math.exp(lo) + wc * cost * math.exp(sale_lo)
