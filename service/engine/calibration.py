@@ -317,13 +317,26 @@ def _dispersion(
 ) -> dict[str, tuple[float, float]]:
     """Weighted 10% and 90% quantiles of prices around their model-month market level over the
     last 12 months: with seller effects (``market``: how far a card lies from the market level)
-    and without (``provider``: around the seller's own level)."""
-    medians = {(m, e.month): e.value for m, items in evidence.items() for e in items}
+    and without (``provider``: around the seller's own level).
+
+    The month's level is estimated from the same prices, so a deviation from it understates
+    the deviation from a level estimated without them: each is scaled by ``√(n/(n - 1))`` (n:
+    the month's effective count; the usual small-sample correction of a residual variance),
+    and a month with a single price, which deviates from itself by nothing, says nothing."""
+    months = {(m, e.month): e for m, items in evidence.items() for e in items}
     recent = [r for r in rows if r.month > month_index(as_of) - 12] or list(rows)
-    market = np.array(
-        [r.log_price - panel.term(r.term, r.behind) - medians[(r.model, r.month)] for r in recent]
+    recent = [r for r in recent if months[(r.model, r.month)].n_eff > 1.0] or recent
+    inflate = np.array(
+        [
+            math.sqrt(max(n, 2.0) / (max(n, 2.0) - 1.0))
+            for n in (months[(r.model, r.month)].n_eff for r in recent)
+        ]
     )
-    own = np.array([panel.market_price(r) - medians[(r.model, r.month)] for r in recent])
+    level = np.array([months[(r.model, r.month)].value for r in recent])
+    market = inflate * (
+        np.array([r.log_price - panel.term(r.term, r.behind) for r in recent]) - level
+    )
+    own = inflate * (np.array([panel.market_price(r) for r in recent]) - level)
     weights = np.array([r.weight for r in recent])
     return {"market": _quantiles(market, weights), "provider": _quantiles(own, weights)}
 

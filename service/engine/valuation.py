@@ -260,12 +260,15 @@ def _band(cal: Calibration, st: State, extra: float) -> tuple[float, float]:
     per year) and ``extra``: ``q·√(1 + v/s²)`` with s the spread's normal-equivalent sd."""
     lo, hi = cal.dispersion["provider" if st.level.kind == "provider" else "market"]
     s = max((hi - lo) / (2 * _Z80), 1e-3)
-    years = st.projection_months / 12.0
-    projection = (
-        st.projection_months * cal.settings.q_level + (_DEFAULTS.decline_prior_sd * years) ** 2
-    )
-    k = math.sqrt(1.0 + (st.level_variance + projection + extra) / s**2)
+    k = math.sqrt(1.0 + (st.level_variance + _projection_variance(cal, st) + extra) / s**2)
     return lo * k, hi * k
+
+
+def _projection_variance(cal: Calibration, st: State) -> float:
+    """Variance a projection past the evidence adds to a log level: the filter's level noise
+    per month and the decline's prior sd per year."""
+    years = st.projection_months / 12.0
+    return st.projection_months * cal.settings.q_level + (_DEFAULTS.decline_prior_sd * years) ** 2
 
 
 def quote(
@@ -638,12 +641,13 @@ def _value_band(
     the value. Every approach rests on the model's price level new (the income approach through
     the capacity multiple that prices a new unit at its new-equivalent price), so each band is
     widened by that level's own uncertainty, ``k = √(1 + v/s²)`` as in :func:`_band`, with
-    v the sale level's posterior variance (wide for a model with few sales of its own)."""
+    v the sale level's posterior variance (wide for a model with few sales of its own), and
+    by the projection's variance past the evidence, as a rent's."""
     v = cal.sales.level_variance(st.spec.slug) if cal.sales is not None else 0.25
     lo, hi = _band(cal, st, _TERM_VARIANCE + v)
     sale_lo, sale_hi = cal.sales.dispersion if cal.sales is not None else (-0.3, 0.3)
     s = max((sale_hi - sale_lo) / (2 * _Z80), 1e-3)
-    k = math.sqrt(1.0 + (v + st.level_variance) / s**2)
+    k = math.sqrt(1.0 + (v + st.level_variance + _projection_variance(cal, st)) / s**2)
     sale_lo, sale_hi = sale_lo * k, sale_hi * k
     wi, wm, wc = valuer.weights
     # the cost approach's new price is a sale price (own sales) or rests on one (multiples)
