@@ -16,8 +16,11 @@ import numpy as np
 from service.engine.robust import Prior, cholesky, cholesky_solve, huber_fit
 
 __all__ = [
+    "DeclineInputs",
+    "Declines",
     "Estimate",
     "TrendRow",
+    "combine_declines",
     "posterior",
     "trend",
 ]
@@ -126,3 +129,39 @@ def posterior(prior: float, prior_sd: float, *evidence: Estimate) -> float:
     pairs = [(prior, prior_sd), *((e.value, e.se) for e in evidence if math.isfinite(e.se))]
     weights = [1.0 / (s * s) for _, s in pairs]
     return sum(x * w for (x, _), w in zip(pairs, weights, strict=True)) / sum(weights)
+
+
+@dataclass(frozen=True, slots=True)
+class DeclineInputs:
+    """The data's decline estimates per regime (False: frontier, True: behind): within-card
+    trends of list prices (standard errors clustered by card), the term structure's implied
+    decline, and the used-sale age profile."""
+
+    trend: dict[bool, Estimate]
+    term: dict[bool, Estimate]
+    sales: dict[bool, Estimate]
+
+
+@dataclass(frozen=True, slots=True)
+class Declines:
+    """Expected decline per year of the rents a unit earns, per regime: the precision-weighted
+    mean of the regime's prior and its trend, term-structure and sale-profile evidence
+    (normal-normal shrinkage), the two regimes estimated separately."""
+
+    frontier: float
+    behind: float
+    inputs: DeclineInputs
+
+    def rate(self, behind: bool) -> float:
+        return self.behind if behind else self.frontier
+
+
+def combine_declines(
+    inputs: DeclineInputs, prior_frontier: float, prior_behind: float, prior_sd: float
+) -> Declines:
+    """Posterior declines per regime from ``inputs`` and the priors (see :class:`Declines`)."""
+    rates = {}
+    for behind, prior in ((False, prior_frontier), (True, prior_behind)):
+        evidence = (inputs.trend[behind], inputs.term[behind], inputs.sales[behind])
+        rates[behind] = posterior(prior, prior_sd, *evidence)
+    return Declines(rates[False], rates[True], inputs)

@@ -19,6 +19,7 @@ from service.engine.frontier import (
     months_until_left_behind,
     support_of,
 )
+from service.engine.new_prices import DEFAULT_MULTIPLE
 from service.engine.panel import SEGMENTS
 from service.engine.path import RentPath, Segment, UnitEconomics, end_of_life
 from service.engine.prior import features
@@ -359,8 +360,6 @@ def _inline_multiple(cal: Calibration, spec: ModelSpec) -> float:
     if not values:
         values = sorted(cal.multiples.values())
     if not values:
-        from service.engine.calibration import DEFAULT_MULTIPLE
-
         return DEFAULT_MULTIPLE
     mid = len(values) // 2
     return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
