@@ -20,9 +20,9 @@ from service.engine.assumptions import Assumptions
 from service.engine.calibration import Calibration, Capacity
 from service.engine.path import RentPath, end_of_life, value_at
 from service.engine.state import state_of
+from service.engine.terms import contract_path
 from service.engine.types import ModelSpec
 from service.engine.unit import unit_of
-from service.engine.valuation import contract_path
 
 __all__ = ["CAPACITY_MAX", "fit_capacity"]
 

@@ -1,0 +1,191 @@
+"""The three appraisal approaches to a unit's value (income, market, cost) and the weights
+that reconcile them, for units of one model on one date at any age."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+
+from service.engine.answers import CurvePoint, PathPoint
+from service.engine.assumptions import Assumptions
+from service.engine.calibration import Calibration, sale_features
+from service.engine.path import RentPath, cumulative_hazard, end_of_life, value_at
+from service.engine.state import State, state_of
+from service.engine.terms import contract_path
+from service.engine.types import ModelSpec
+from service.engine.unit import unit_of
+
+__all__ = [
+    "INCOME_FLOOR",
+    "Valuer",
+    "approach_weights",
+    "income_reliable",
+    "income_value",
+    "market_prices",
+    "value_curve",
+    "value_path",
+]
+
+
+def income_value(
+    st: State, path: RentPath, age_months: float, a: Assumptions, reference: float
+) -> tuple[float, float]:
+    """(value, years to retirement) of a unit of ``age_months`` on the contract path."""
+    unit = unit_of(st.spec, a, a.scrap_fraction * reference, age_months, st.capacity)
+    end = end_of_life(path, unit)
+    return value_at(path, unit, 0.0, end), end
+
+
+#: Pseudo-count of own sales for the market approach's credibility ``n/(n + k)``.
+_SALE_PSEUDO_COUNT = 3.0
+
+
+def market_prices(
+    cal: Calibration, st: State, reference: float
+) -> tuple[float, float, float] | None:
+    """Sale-model prices on ``as_of`` of a new and of a used unit of the model (at its market
+    age; with the what-if) and the credibility of the model's own recent sales, or None
+    without a sale model."""
+    sales = cal.sales
+    if sales is None:
+        return None
+    registered = cal.models.get(st.spec.slug) == st.spec
+    model = st.spec.slug if st.spec.slug in sales.models and registered else None
+
+    def price(condition: str) -> float:
+        f = sale_features(
+            st.spec, cal.frontier, st.as_of, math.log(reference), condition=condition, model=model
+        )
+        return math.exp(sales.log_price(f) + st.what_if)
+
+    n = cal.recent_sales.get(st.spec.slug, 0) if registered else 0
+    new, used = price("new"), price("used")
+    own = cal.new_price.get(st.spec.slug) if registered else None
+    if own is not None and own.basis == "new_sales":
+        # anchored on the model's own recent new-unit sales; used keeps the model's discount
+        anchored = own.price * math.exp(st.what_if) * st.projection_factor
+        used, new = used * anchored / new, anchored
+    return new, min(used, new), n / (n + _SALE_PSEUDO_COUNT)
+
+
+@dataclass(frozen=True, slots=True)
+class Valuer:
+    """Everything to value units of one model on one date at any age (for the curve)."""
+
+    st: State
+    contracts: RentPath
+    a: Assumptions
+    reference: float
+    new_price: float
+    market: tuple[float, float, float] | None  # new, used at market age, credibility
+    market_age: float
+    weights: tuple[float, float, float]  # income, market, cost
+
+    def survival(self, age: float) -> float:
+        """``S(x) = exp(-∫_0^x h)``, the share of units still working at ``age`` months."""
+        return math.exp(-cumulative_hazard(self.st.unit, 0.0, age / 12.0))
+
+    def market_value(self, age: float) -> float | None:
+        """Market approach at ``age`` months: the model's sale prices on ``as_of``, from the
+        new price at age 0 to the used price at the model's market age (the age of the units
+        that sell used), geometrically in between, ``P_new·(P_used/P_new)^(a/a_m)``; past the
+        market age the used price moves with survival, ``P_used·S(a)/S(a_m)``. a_m is at
+        least a year (a unit is used from first use)."""
+        if self.market is None:
+            return None
+        new, used, _ = self.market
+        market_age = max(self.market_age, 12.0)
+        if age <= market_age:
+            return float(new * (used / new) ** (age / market_age))
+        return used * self.survival(age) / self.survival(market_age)
+
+    def cost_value(self, age: float) -> float:
+        """New-equivalent price less physical depreciation, straight line to scrap over the
+        physical life (the age-life method of the cost approach)."""
+        scrap = self.a.scrap_fraction
+        depreciation = scrap + (1.0 - scrap) * max(1.0 - age / self.a.physical_life_months, 0.0)
+        return self.new_price * depreciation
+
+    def value(self, age: float) -> tuple[float, float, float | None, float, float]:
+        """(reconciled, income, market, cost, years to retirement) at ``age`` months."""
+        income, end = income_value(self.st, self.contracts, age, self.a, self.reference)
+        market = self.market_value(age)
+        cost = self.cost_value(age)
+        wi, wm, wc = self.weights
+        total = wi * income + wc * cost + (wm * market if market is not None else 0.0)
+        return total, income, market, cost, end
+
+
+#: The income approach describes how a part is priced only if a new unit's income value
+#: reaches at least this share of its new-equivalent price; below, rents and prices are
+#: different markets (consumer cards in spare hosts, parts whose peers' capacity costs do not
+#: fit them) and the market and cost approaches carry the value.
+INCOME_FLOOR = 0.25
+
+
+def income_reliable(
+    cal: Calibration,
+    spec: ModelSpec,
+    as_of: date,
+    a: Assumptions,
+    reference: float,
+    fp8: bool | None,
+    fp4: bool | None,
+    st: State,
+) -> bool:
+    """Whether rents earn the part's price, judged on the part as it is (a what-if moves the
+    value, not which approaches describe the part): its capacity calibration, and a new unit's
+    income value at least :data:`INCOME_FLOOR` of its new-equivalent price."""
+    if not cal.capacity.income_reliable(spec):
+        return False
+    base = (
+        st
+        if fp8 is None and fp4 is None
+        else state_of(cal, spec, as_of=as_of, age_months=0.0, a=a, fp8=None, fp4=None)
+    )
+    income, _ = income_value(base, contract_path(cal, base), 0.0, a, reference)
+    return income >= INCOME_FLOOR * base.new_price * base.projection_factor
+
+
+def approach_weights(
+    a: Assumptions, market: tuple[float, float, float] | None, income_reliable: bool
+) -> tuple[float, float, float]:
+    """Market: ``market_weight_max × n/(n + 3)`` (n: the model's own sales in two years);
+    cost: ``cost_weight``; income: the rest. Where rents cannot earn the part's price (see
+    :meth:`Capacity.income_reliable` and :data:`INCOME_FLOOR`), income gets no weight and the
+    market and cost approaches share it in proportion."""
+    wm = a.market_weight_max * market[2] if market is not None else 0.0
+    wc = a.cost_weight
+    wi = max(1.0 - wm - wc, 0.0)
+    if not income_reliable:
+        total = wm + wc
+        return 0.0, wm / total if total > 0 else 0.0, wc / total if total > 0 else 1.0
+    return wi, wm, wc
+
+
+def value_path(
+    st: State, path: RentPath, a: Assumptions, reference: float, value: float, income: float
+) -> tuple[PathPoint, ...]:
+    """Monthly from ``as_of`` to retirement: today's reported value times the ratio of the
+    income value τ ahead (on the expected contract-rent path, surviving to τ) to today's.
+    Applied to this path, the lease identity ``(V(0) - V(T)·e^(-rT)) / (H·ann(r, T)) + C``
+    gives the fair rate of a T lease on the reported values."""
+    unit = unit_of(st.spec, a, a.scrap_fraction * reference, st.age_months, st.capacity)
+    end = end_of_life(path, unit)
+    ratio = value / income if income > 0 else 1.0
+    points = []
+    for k in range(math.ceil(end * 12.0) + 1):
+        tau = min(k / 12.0, end)
+        points.append(PathPoint(k, st.age_months + k, ratio * value_at(path, unit, tau, end)))
+    return tuple(points)
+
+
+def value_curve(valuer: Valuer, factor: float, reference: float) -> tuple[CurvePoint, ...]:
+    """Value by age on the same date, monthly from new to the end of physical life."""
+    months = math.ceil(valuer.a.physical_life_months)
+    points = []
+    for age in range(months + 1):
+        value, income, _, _, _ = valuer.value(float(age))
+        points.append(CurvePoint(float(age), value * factor, value * factor / reference, income))
+    return tuple(points)
