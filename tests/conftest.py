@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -28,6 +29,11 @@ from service.auth.keys import SCOPES, create_key
 from service.config import Settings
 from service.db import make_engine, make_sessionmaker, normalise_url, unit_of_work
 from service.registry.seed import seed_all
+
+# No per-example time limit: hypothesis's default 200 ms deadline is a timed assertion, and on
+# a shared, loaded machine a slow example is load, not a defect.
+hypothesis_settings.register_profile("gpuval", deadline=None)
+hypothesis_settings.load_profile("gpuval")
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 _counter = itertools.count()

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.engine.robust import Prior, cholesky, cholesky_solve, huber_fit
+from service.engine.linalg import cholesky, cholesky_solve
+from service.engine.robust import Prior, huber_fit
 
 __all__ = [
     "DeclineInputs",

@@ -3,10 +3,10 @@ iteratively reweighted least squares with Newton steps (see :func:`huber_fit`).
 
 Reproducibility. Every sum here is NumPy element-wise arithmetic added up by ``np.bincount``
 (sequentially, in row order) or ``np.sum`` (NumPy's fixed pairwise order), and the linear
-systems are solved by a Cholesky factorisation written out in NumPy below. No BLAS or LAPACK
-routine is called: their summation order changes with the number of threads and with the
-CPU's kernels, which moved answers by up to 1e-11 relative (and by 5e-3 in an ill-conditioned
-fit). Same inputs and NumPy version, same bits, on any machine and thread count.
+systems are solved by a Cholesky factorisation written out in NumPy (:mod:`linalg`). No
+BLAS or LAPACK routine is called: their summation order changes with the number of threads
+and with the CPU's kernels, which moved answers by up to 1e-11 relative (and by 5e-3 in an
+ill-conditioned fit). Same inputs and NumPy version, same bits, on any machine and thread count.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Fit", "PointFit", "Prior", "cholesky", "cholesky_solve", "huber_fit", "huber_point_fit"]
+from service.engine.linalg import cholesky, cholesky_solve
+
+__all__ = ["Fit", "PointFit", "Prior", "huber_fit", "huber_point_fit"]
 
 Array = NDArray[np.float64]
 Index = NDArray[np.intp]
@@ -25,13 +27,6 @@ Mask = NDArray[np.bool_]
 
 #: Huber's tuning constant: 95% efficiency under normal errors (Huber 1964; Holland & Welsch 1977).
 HUBER_C = 1.345
-#: A Cholesky pivot below this fraction of its column's own diagonal means the column is, to
-#: ten significant digits, a combination of the columns before it (1 - R² < 1e-10 in the
-#: penalised metric): neither data nor prior identify its coefficient. Rounding in a pivot is
-#: ~p·ε·(diagonal) ~ 1e-13 of it for the p < 1000 columns here, so this is far above noise,
-#: and far below the pivots of identified columns (>= 1e-4 of their diagonal in every fit of
-#: the shipped data's backtest, whose normal matrices have condition numbers <= 1e7).
-_PIVOT_TOLERANCE = 1e-10
 #: A fit has converged when an iteration moves no coefficient by more than this (coefficients
 #: are log-price effects: 1e-8 is a relative price change of 1e-8, far below any quoted digit).
 _TOLERANCE = 1e-8
@@ -126,55 +121,6 @@ class _Rows:
         return np.asarray((values * beta[self.columns]).sum(axis=1), dtype=np.float64)
 
 
-def _cholesky(a: Array) -> tuple[Array, Mask]:
-    """Lower-triangular L with ``L·Lᵀ = a`` (symmetric positive semi-definite), by outer-product
-    (right-looking) elimination (Golub & Van Loan, Matrix Computations, 4th ed., alg. 4.2.2).
-
-    A column whose pivot falls below ``_PIVOT_TOLERANCE`` of its own diagonal is unidentified:
-    it is dropped (its L column stays zero, ``live`` is False there) and its coefficient is set
-    to zero, i.e. the system is solved without it. For an all-zero, unpenalised column (no
-    model behind the frontier yet, no trend evidence in a regime) this is exactly the
-    minimum-norm (Moore-Penrose) solution.
-    """
-    work = np.array(a, dtype=np.float64)
-    n = work.shape[0]
-    lower = np.zeros((n, n))
-    live = np.zeros(n, dtype=bool)
-    diagonal = np.diagonal(work).copy()
-    for k in range(n):
-        pivot = work[k, k]
-        if not (diagonal[k] > 0.0 and pivot > _PIVOT_TOLERANCE * diagonal[k]):
-            continue
-        column = work[k:, k] / math.sqrt(pivot)
-        lower[k:, k] = column
-        live[k] = True
-        tail = column[1:]
-        work[k + 1 :, k + 1 :] -= np.multiply.outer(tail, tail)
-    return lower, live
-
-
-def _cholesky_solve(lower: Array, live: Mask, rhs: Array) -> Array:
-    """``x`` with ``L·Lᵀ·x = rhs`` (rhs: a vector or a matrix of columns); zero where not live.
-
-    Column-oriented forward and back substitution: element-wise updates in a fixed order."""
-    n = lower.shape[0]
-    if n == 0:
-        return np.zeros(np.shape(rhs))
-    x = np.array(rhs, dtype=np.float64).reshape(n, -1)
-    for k in range(n):  # L·z = rhs
-        if not live[k]:
-            x[k] = 0.0
-            continue
-        x[k] /= lower[k, k]
-        x[k + 1 :] -= np.multiply.outer(lower[k + 1 :, k], x[k])
-    for k in range(n - 1, -1, -1):  # Lᵀ·x = z
-        if not live[k]:
-            continue
-        x[k] /= lower[k, k]
-        x[:k] -= np.multiply.outer(lower[k, :k], x[k])
-    return x.reshape(np.shape(rhs))
-
-
 class _Solver:
     """Solves the penalised normal equations ``(XᵀWX + σ²P)·β = XᵀWy + σ²Pm`` of one fit.
 
@@ -213,7 +159,7 @@ class _Solver:
         schur = lhs[np.ix_(kept, kept)] - self._cross.gram(cross, inverse_d)
         reduced = rhs[kept] - self._cross.rhs(cross, inverse_d, rhs[absorbed])
         beta = np.zeros(lhs.shape[0])
-        beta[kept] = _cholesky_solve(*_cholesky(schur), reduced)
+        beta[kept] = cholesky_solve(*cholesky(schur), reduced)
         beta[absorbed] = inverse_d * (rhs[absorbed] - self._cross.dot(cross, beta[kept]))
         return beta
 
@@ -388,8 +334,8 @@ def huber_fit(
     problem = _setup(x, y, weights, prior)
     beta, scale, robust, count, converged, step = _irls(problem, min_scale, iterations)
     lhs = problem.design.gram(problem.values, weights * robust) + scale * scale * problem.penalty
-    lower, live = _cholesky(lhs)
-    covariance = scale * scale * _cholesky_solve(lower, live, np.eye(lhs.shape[0]))
+    lower, live = cholesky(lhs)
+    covariance = scale * scale * cholesky_solve(lower, live, np.eye(lhs.shape[0]))
     residuals = problem.residuals(beta)
     return Fit(beta, scale, robust, residuals, covariance, count, converged, step)
 
@@ -407,14 +353,3 @@ def huber_point_fit(
     problem = _setup(x, y, weights, prior)
     beta, scale, robust, count, converged, step = _irls(problem, min_scale, iterations)
     return PointFit(beta, scale, robust, problem.residuals(beta), count, converged, step)
-
-
-def cholesky(a: Array) -> tuple[Array, Mask]:
-    """Public name of the engine's BLAS-free Cholesky factorisation (lower factor, and which
-    pivots are identified)."""
-    return _cholesky(a)
-
-
-def cholesky_solve(lower: Array, live: Mask, rhs: Array) -> Array:
-    """Solve with a factor from :func:`cholesky` (unidentified rows and columns get 0)."""
-    return _cholesky_solve(lower, live, rhs)
