@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from service import __version__, docs_ui, errors, openapi_names, schema
+from service import __version__, docs_ui, errors, openapi_names, schema, ui
 from service.audit.router import router as audit_router
 from service.auth.deps import READ_METHODS, authorize, authorize_read
 from service.auth.router import router as keys_router
@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.valuer = Valuer(CalibrationCache(), metrics)
     errors.install(app)
     docs_ui.install(app)
+    app.include_router(ui.router)
     app.include_router(ops_router)
     app.include_router(valuation_router)
     app.include_router(registry_router)
