@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from service.docs_ui import STATIC_DIR
+from service.docs_ui import CONTENT_SECURITY_POLICY, STATIC_DIR
 
 PAGE = STATIC_DIR / "page" / "index.html"
 
@@ -19,4 +19,7 @@ router = APIRouter(include_in_schema=False)
 @router.get("/", response_class=HTMLResponse)
 def page() -> HTMLResponse:
     """The charts page; its URLs are relative, so it also works under a proxy's path prefix."""
-    return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+    return HTMLResponse(
+        PAGE.read_text(encoding="utf-8"),
+        headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY},
+    )

@@ -305,6 +305,8 @@ async function render(models) {
   const elapsed = performance.now() - started;
   document.documentElement.dataset.charts = "done";
   document.documentElement.dataset.chartsMs = String(Math.round(elapsed));
+  // Since navigation start: the page's load time as a person sees it, the first time.
+  document.documentElement.dataset.loadedMs ??= String(Math.round(performance.now()));
   status("");
   $("#timing").textContent = `Charts drawn in ${(elapsed / 1000).toFixed(1)} s.`;
 }
