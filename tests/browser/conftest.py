@@ -101,9 +101,11 @@ def browser(chromium: tuple[str, str], downloads: Path) -> Iterator[webdriver.Ch
 
 
 @contextmanager
-def running_server(backend: Backend, template_url: str, tmp: Path) -> Iterator[str]:
+def running_server(
+    backend: Backend, template_url: str, tmp: Path, **settings: object
+) -> Iterator[str]:
     with database_copy(backend, template_url, tmp) as url:
-        app = create_app(conftest.test_settings(url))
+        app = create_app(conftest.test_settings(url, **settings))
         with serve(app) as base:
             yield base
 
@@ -120,6 +122,13 @@ def server(
             headers={"Content-Type": "text/csv", "Authorization": f"Bearer {KEYS['write']}"},
         )
         assert response.status_code == 201, response.text
+        yield base
+
+
+@pytest.fixture
+def keyed_server(backend: Backend, template_url: str, tmp_path: Path) -> Iterator[str]:
+    """A live server on which reads need a key (REQUIRE_READ_KEY)."""
+    with running_server(backend, template_url, tmp_path, require_read_key=True) as base:
         yield base
 
 

@@ -16,6 +16,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser.conftest import AS_OF, MODEL, assert_same_origin, network_log
+from tests.conftest import KEYS
 
 CHARTS = ("history", "premises", "terms", "fp8", "fleet")
 # Cold, every quote on a new date is a calibration: allow for a busy two-core machine.
@@ -133,3 +134,23 @@ def test_an_empty_fleet_is_explained(
     browser.execute_script("arguments[0].scrollIntoView()", fleet)
     browser.save_screenshot(str(artifacts / "page-empty-fleet.png"))
     assert_same_origin(browser, empty_server)
+
+
+def test_when_reads_need_a_key_the_page_asks_for_one(
+    browser: webdriver.Chrome, keyed_server: str
+) -> None:
+    browser.get(f"{keyed_server}/?model={MODEL}&as_of={AS_OF}")
+    wait = WebDriverWait(browser, CHARTS_TIMEOUT_S)
+    wait.until(
+        lambda d: d.execute_script("return document.documentElement.dataset.charts") == "error"
+    )
+    assert "needs an API key" in browser.find_element(By.ID, "status").text
+    browser.find_element(By.ID, "api-key").send_keys(KEYS["read"])
+    browser.find_element(By.CSS_SELECTOR, "#controls button[type=submit]").click()
+    wait.until(
+        lambda d: d.execute_script("return document.documentElement.dataset.charts") == "done"
+    )
+    states = {name: fig.get_attribute("data-state") for name, fig in _figures(browser).items()}
+    # The key reached every read: the model's charts are drawn, the (empty) fleet explained.
+    assert states == {**dict.fromkeys(CHARTS, "ready"), "fleet": "empty"}, states
+    browser.execute_script("sessionStorage.clear()")
