@@ -57,3 +57,14 @@ def test_the_page_names_no_other_host() -> None:
 
 async def test_the_page_is_not_an_operation(app: FastAPI) -> None:
     assert "/" not in app.openapi()["paths"]
+
+
+@pytest.mark.parametrize("page", ["/", "/docs", "/redoc"])
+async def test_pages_may_load_only_from_this_origin(
+    anon_client: httpx.AsyncClient, page: str
+) -> None:
+    policy = (await anon_client.get(page)).headers["content-security-policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["default-src"] == "'self'"
+    for name, sources in directives.items():
+        assert "http" not in sources and "*" not in sources, (name, sources)
