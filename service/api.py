@@ -191,9 +191,16 @@ def import_body(columns: str) -> dict[str, Any]:
             "required": True,
             "description": f"A CSV file with a header line ({columns}), or a JSON array of "
             'objects (or `{"items": [...]}`). All rows are written, or none.',
+            # Shapes that client generators can send: a file, and an object (not a bare array).
             "content": {
-                "text/csv": {"schema": {"type": "string"}},
-                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                "text/csv": {"schema": {"type": "string", "format": "binary"}},
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"items": {"type": "array", "items": {"type": "object"}}},
+                        "required": ["items"],
+                    }
+                },
             },
         }
     }
@@ -229,4 +236,5 @@ def _too_large() -> PayloadTooLarge:
 
 
 RawBody = Annotated[bytes, Depends(raw_body)]
-ContentType = Annotated[str, Header(alias="content-type", max_length=200)]
+# Not a parameter in the OpenAPI (which ignores Content-Type there): the body's media types say it.
+ContentType = Annotated[str, Header(alias="content-type", max_length=200, include_in_schema=False)]

@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from service import __version__, docs_ui, errors, schema
+from service import __version__, docs_ui, errors, openapi_names, schema, ui
 from service.audit.router import router as audit_router
 from service.auth.deps import READ_METHODS, authorize, authorize_read
 from service.auth.router import router as keys_router
@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.valuer = Valuer(CalibrationCache(), metrics)
     errors.install(app)
     docs_ui.install(app)
+    app.include_router(ui.router)
     app.include_router(ops_router)
     app.include_router(valuation_router)
     app.include_router(registry_router)
@@ -158,8 +159,10 @@ class GracefulServer(uvicorn.Server):
 
 
 def _declare_open_reads(app: FastAPI, spec: dict[str, Any]) -> None:
-    """Reads guarded by ``authorize`` take a key but do not need one unless REQUIRE_READ_KEY is
-    set: the empty requirement ``{}`` says so, and Authorize in Swagger UI still works."""
+    """Reads guarded by ``authorize`` need no key unless REQUIRE_READ_KEY is set: they declare no
+    requirement, so that generated clients call them without credentials (openapi-python-client
+    reads any requirement, even the optional ``{}``, as "needs an AuthenticatedClient").
+    A key sent anyway is still checked."""
     for context in iter_route_contexts(app.routes):
         route = context.original_route
         if not isinstance(route, APIRoute) or not route.methods:
@@ -170,9 +173,7 @@ def _declare_open_reads(app: FastAPI, spec: dict[str, Any]) -> None:
             continue
         for method in route.methods:
             operation = spec["paths"].get(context.path_format, {}).get(method.lower(), {})
-            security = operation.get("security")
-            if security and {} not in security:
-                security.append({})
+            operation.pop("security", None)
 
 
 def _declare_problem_schema(app: FastAPI) -> None:
@@ -191,6 +192,7 @@ def _declare_problem_schema(app: FastAPI) -> None:
         schemas["Problem"] = defs
         if not app.state.settings.require_read_key:
             _declare_open_reads(app, spec)
+        openapi_names.name_enums(spec)
         app.openapi_schema = spec
         return spec
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from service.app import create_app
 from service.auth.keys import digest
 from service.auth.orm import ApiKey
+from service.config import Settings
 from tests import conftest
 from tests.api.helpers import assert_problem
 from tests.conftest import KEYS, make_client
@@ -26,6 +27,8 @@ from tests.conftest import KEYS, make_client
 pytestmark = pytest.mark.anyio
 
 SPEC: dict[str, Any] = create_app().openapi()
+# With REQUIRE_READ_KEY every guarded read declares its key; open reads then declare none.
+STRICT_SPEC: dict[str, Any] = create_app(Settings(require_read_key=True)).openapi()
 WRITE_METHODS = ("post", "put", "patch", "delete")
 ADMIN_PREFIXES = ("/keys", "/audit")
 UNKNOWN_KEY = "gv_deadbeef_" + "x" * 43
@@ -45,7 +48,9 @@ COMPUTATIONS = [("POST", "/quote")]
 WRITES = [op for op in operations(WRITE_METHODS) if op not in COMPUTATIONS]
 ADMIN_WRITES = [(m, p) for m, p in WRITES if p.startswith(ADMIN_PREFIXES)]
 NON_ADMIN_WRITES = [(m, p) for m, p in WRITES if not p.startswith(ADMIN_PREFIXES)]
-SECURED_READS = [(m, p) for m, p in operations(("get",)) if SPEC["paths"][p]["get"].get("security")]
+SECURED_READS = [
+    (m, p) for m, p in operations(("get",)) if STRICT_SPEC["paths"][p]["get"].get("security")
+]
 ADMIN_READS = [(m, p) for m, p in SECURED_READS if p.startswith(ADMIN_PREFIXES)]
 OPEN_READS = [(m, p) for m, p in SECURED_READS if not p.startswith(ADMIN_PREFIXES)]
 
@@ -298,14 +303,17 @@ def test_security_schemes_are_declared_so_swagger_can_authorize() -> None:
         assert op["security"] == [{"bearer": []}, {"apiKey": []}], f"{method} {path}"
         assert {"401", "403"} <= set(op["responses"]), f"{method} {path}"
     for method, path in OPEN_READS:
-        # A key is accepted but optional: the empty requirement says so.
-        assert {} in SPEC["paths"][path][method.lower()]["security"], f"{method} {path}"
+        # No requirement: generated clients call open reads without a key.
+        assert "security" not in SPEC["paths"][path][method.lower()], f"{method} {path}"
 
 
 def test_with_require_read_key_the_openapi_makes_keys_mandatory_for_reads(db_url: str) -> None:
     spec = create_app(conftest.test_settings(db_url, require_read_key=True)).openapi()
     for method, path in OPEN_READS:
-        assert {} not in spec["paths"][path][method.lower()]["security"], f"{method} {path}"
+        assert spec["paths"][path][method.lower()]["security"] == [
+            {"bearer": []},
+            {"apiKey": []},
+        ], f"{method} {path}"
 
 
 async def test_swagger_ui_offers_authorize(anon_client: httpx.AsyncClient) -> None:

@@ -1,0 +1,62 @@
+"""The OpenAPI names every vocabulary and every enum member, for client generators."""
+
+from __future__ import annotations
+
+from typing import Any, get_args
+
+import pytest
+
+from service.app import create_app
+from service.openapi_names import VOCABULARIES, member_name
+
+SPEC: dict[str, Any] = create_app().openapi()
+SCHEMAS: dict[str, Any] = SPEC["components"]["schemas"]
+
+
+def _enums(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, list):
+        return [e for item in node for e in _enums(item)]
+    if not isinstance(node, dict):
+        return []
+    own = [node] if "enum" in node and node.get("type") == "string" else []
+    return own + [e for value in node.values() for e in _enums(value)]
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [
+        ("1m", "ONE_MONTH"),
+        ("3m", "THREE_MONTHS"),
+        ("1y", "ONE_YEAR"),
+        ("3y", "THREE_YEARS"),
+        ("on_demand", "ON_DEMAND"),
+        ("curve,path", "CURVE_PATH"),
+        ("24m", "VALUE_24M"),
+        ("straight_line", "STRAIGHT_LINE"),
+    ],
+)
+def test_member_names_are_identifiers(value: str, name: str) -> None:
+    assert member_name(value) == name
+
+
+def test_every_string_enum_has_unique_identifier_member_names() -> None:
+    enums = _enums(SPEC)
+    assert len(enums) > len(VOCABULARIES)
+    for enum in enums:
+        names = enum["x-enum-varnames"]
+        assert len(names) == len(enum["enum"]) == len(set(names)), enum
+        assert all(n.isidentifier() and n.isupper() for n in names), enum
+
+
+def test_each_vocabulary_is_one_component_referenced_where_used() -> None:
+    for name, alias in VOCABULARIES.items():
+        assert SCHEMAS[name]["enum"] == list(get_args(alias)), name
+    components = [id(SCHEMAS[name]) for name in VOCABULARIES]
+    inline = [e["enum"] for e in _enums(SPEC) if id(e) not in components]
+    assert inline, "some enums stay inline (one-off vocabularies such as `format`)"
+    named = [list(get_args(alias)) for alias in VOCABULARIES.values()]
+    assert [values for values in inline if values in named] == []
+    term = next(p for p in SPEC["paths"]["/quote"]["get"]["parameters"] if p["name"] == "term")
+    assert term["schema"] == {**term["schema"], "$ref": "#/components/schemas/QuoteTerm"}
+    quote_request_term = SCHEMAS["QuoteRequest"]["properties"]["term"]
+    assert quote_request_term["$ref"] == "#/components/schemas/QuoteTerm"
