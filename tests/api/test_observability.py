@@ -186,6 +186,7 @@ def serving(db_url: str) -> Iterator[Serving]:
 
 def test_the_first_signal_fails_readiness_but_keeps_serving(serving: Serving) -> None:
     assert serving.get("/readyz").status_code == 200
+    signalled = time.monotonic()
     serving.server.handle_exit(signal.SIGTERM, None)
     assert serving.server.should_exit is False
     ready = serving.get("/readyz")
@@ -193,21 +194,24 @@ def test_the_first_signal_fails_readiness_but_keeps_serving(serving: Serving) ->
     assert ready.headers["retry-after"] == "5"
     assert serving.get("/healthz").status_code == 200
     assert serving.get("/models/nvidia-h100-sxm5-80gb").status_code == 200
-    started = time.monotonic()
     serving.thread.join(10)
     assert not serving.thread.is_alive(), "the server did not stop after draining"
-    assert 0.5 < time.monotonic() - started < 10
+    # the drain (1 s) is counted from the signal: a slow machine only lengthens it
+    assert time.monotonic() - signalled >= 0.95
 
 
-def test_a_second_signal_stops_at_once(serving: Serving) -> None:
-    serving.server.handle_exit(signal.SIGTERM, None)
-    assert serving.get("/healthz").status_code == 200
-    started = time.monotonic()
-    serving.server.handle_exit(signal.SIGTERM, None)
-    assert serving.server.should_exit is True
-    serving.thread.join(10)
-    assert not serving.thread.is_alive()
-    assert time.monotonic() - started < 0.9, "stopped only when the drain ended"
+def test_a_second_signal_stops_at_once(db_url: str) -> None:
+    # a drain far longer than the join below: stopping within it means the drain was cut short
+    serving = Serving(create_app(conftest.test_settings(db_url)), drain_s=120.0)
+    try:
+        serving.server.handle_exit(signal.SIGTERM, None)
+        assert serving.get("/healthz").status_code == 200
+        serving.server.handle_exit(signal.SIGTERM, None)
+        assert serving.server.should_exit is True
+        serving.thread.join(60)
+        assert not serving.thread.is_alive(), "stopped only when the drain ended"
+    finally:
+        serving.stop()
 
 
 def test_without_a_drain_the_first_signal_stops(db_url: str) -> None:
