@@ -33,7 +33,7 @@ from service.engine.valuation import (
     contract_path,
 )
 
-__all__ = ["AgeValues", "residuals_by_age"]
+__all__ = ["AgeValues", "ModelValues", "residuals_by_age"]
 
 _DEFAULTS = Assumptions()
 
@@ -48,6 +48,66 @@ class AgeValues:
     remaining_life_months: tuple[float, ...]
     regime: str
     frontier_precision: str
+
+
+class ModelValues:
+    """One model on one date, on a premise, ready to be valued at any age (see module doc)."""
+
+    def __init__(
+        self,
+        cal: Calibration,
+        spec: ModelSpec,
+        *,
+        as_of: date,
+        premise: Premise = "market",
+        assumptions: Assumptions | None = None,
+    ) -> None:
+        if premise not in PREMISES:
+            raise EngineInputError(
+                "premise", f"premise must be one of {', '.join(PREMISES)}, got {premise!r}"
+            )
+        a = assumptions or _DEFAULTS
+        # Only the state's unit (opex, life left) depends on the age, and the reconciliation
+        # rebuilds the unit at each age, as residual() does: any age will do here.
+        st = state_of(cal, spec, as_of=as_of, age_months=0.0, a=a, fp8=None, fp4=None)
+        self.factor = {
+            "market": 1.0,
+            "orderly": a.orderly_liquidation_factor,
+            "forced": a.forced_liquidation_factor,
+        }[premise]
+        reference = cal_reference(cal, spec)
+        new_price = st.new_price * math.exp(st.what_if) * st.projection_factor
+        prices = _market_prices(cal, st, reference)
+        market_age = max((as_of - spec.release_date).days / 30.436875, 0.0)
+        weights = _weights(
+            a, prices, _income_reliable(cal, spec, as_of, a, reference, None, None, st)
+        )
+        self._valuer = _Valuer(
+            st, contract_path(cal, st), a, reference, new_price, prices, market_age, weights
+        )
+        self.regime = "behind" if st.behind else "frontier"
+        self.frontier_precision: str = st.precision
+
+    def at(self, ages: Sequence[float]) -> AgeValues:
+        """Value per GPU and economic life left at each of ``ages`` (months, in [0, 600])."""
+        for age in ages:
+            if not (0.0 <= age <= 600.0 and math.isfinite(age)):
+                raise EngineInputError(
+                    "age_months", f"age_months must be within [0, 600], got {age!r}"
+                )
+        values: list[float] = []
+        remaining: list[float] = []
+        for age in ages:
+            reconciled, _, _, _, end = self._valuer.value(age)
+            values.append(reconciled * self.factor)
+            remaining.append(end * 12.0)
+        return AgeValues(
+            ages=tuple(ages),
+            value_per_gpu=tuple(values),
+            remaining_life_months=tuple(remaining),
+            regime=self.regime,
+            frontier_precision=self.frontier_precision,
+        )
 
 
 def residuals_by_age(
@@ -66,41 +126,5 @@ def residuals_by_age(
     less opex to retirement; market: sale prices from new to the market age; cost: new price
     less straight-line physical depreciation), exactly as :func:`residual` reconciles it.
     """
-    if premise not in PREMISES:
-        raise EngineInputError(
-            "premise", f"premise must be one of {', '.join(PREMISES)}, got {premise!r}"
-        )
-    for age in ages:
-        if not (0.0 <= age <= 600.0 and math.isfinite(age)):
-            raise EngineInputError("age_months", f"age_months must be within [0, 600], got {age!r}")
-    a = assumptions or _DEFAULTS
-    first = ages[0] if ages else 0.0
-    # The state at any age: only its unit (opex, life left) depends on the age, and the
-    # reconciliation below rebuilds the unit at each age, as residual() does.
-    st = state_of(cal, spec, as_of=as_of, age_months=first, a=a, fp8=None, fp4=None)
-    factor = {
-        "market": 1.0,
-        "orderly": a.orderly_liquidation_factor,
-        "forced": a.forced_liquidation_factor,
-    }[premise]
-    reference = cal_reference(cal, spec)
-    new_price = st.new_price * math.exp(st.what_if) * st.projection_factor
-    prices = _market_prices(cal, st, reference)
-    market_age = max((as_of - spec.release_date).days / 30.436875, 0.0)
-    weights = _weights(a, prices, _income_reliable(cal, spec, as_of, a, reference, None, None, st))
-    valuer = _Valuer(
-        st, contract_path(cal, st), a, reference, new_price, prices, market_age, weights
-    )
-    values: list[float] = []
-    remaining: list[float] = []
-    for age in ages:
-        reconciled, _, _, _, end = valuer.value(age)
-        values.append(reconciled * factor)
-        remaining.append(end * 12.0)
-    return AgeValues(
-        ages=tuple(ages),
-        value_per_gpu=tuple(values),
-        remaining_life_months=tuple(remaining),
-        regime="behind" if st.behind else "frontier",
-        frontier_precision=st.precision,
-    )
+    model = ModelValues(cal, spec, as_of=as_of, premise=premise, assumptions=assumptions)
+    return model.at(ages)

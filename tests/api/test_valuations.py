@@ -180,7 +180,7 @@ async def test_csv_has_one_row_per_asset_then_the_totals(reader: httpx.AsyncClie
 async def test_csv_is_streamed_in_chunks(
     fleet_app: FastAPI, reader: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fleet, "CSV_CHUNK_ROWS", 3)
+    monkeypatch.setattr(fleet.csv_export, "CSV_CHUNK_ROWS", 3)
     query = f"as_of={AS_OF}&format=csv".encode()
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
