@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -221,11 +221,13 @@ def quote(
     overrides: Mapping[str, float],
     segment: str | None = None,
     provider: str | None = None,
+    quoter: Callable[..., engine.Quote] | None = None,
 ) -> QuoteRead:
+    """``quoter`` stands in for :func:`engine.quote` (a batch's memoising quoter)."""
     a = assumptions_for(ctx, overrides)
     fx = _fx(ctx, currency, as_of)
     q: engine.Quote = _engine_call(
-        engine.quote,
+        quoter or engine.quote,
         ctx.calibration,
         spec,
         term=term,
