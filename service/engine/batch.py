@@ -22,7 +22,7 @@ from service.engine.types import ModelSpec, Term
 from service.engine.valuation import Quote, _check, quote
 from service.engine.version import ENGINE_VERSION
 
-__all__ = ["Quoter"]
+__all__ = ["Quoter", "with_gpus"]
 
 _SPEC_FIELDS = tuple(f.name for f in fields(ModelSpec))
 _DEFAULTS = Assumptions()
@@ -79,12 +79,12 @@ class Quoter:
             self.computed += 1
             self._base[base_key] = answer
         else:
-            answer = _with_gpus(cal, base, spec, gpus, fp8, fp4, segment, provider)
+            answer = with_gpus(cal, base, spec, gpus, fp8, fp4, segment, provider)
         self._answers[key] = answer
         return answer
 
 
-def _with_gpus(
+def with_gpus(
     cal: Calibration,
     base: Quote,
     spec: ModelSpec,
@@ -94,6 +94,8 @@ def _with_gpus(
     segment: str | None,
     provider: str | None,
 ) -> Quote:
+    """``base`` (a quote of ``spec`` on ``cal``) for ``gpus`` GPUs: what :func:`quote` answers
+    with the same arguments and that GPU count."""
     if gpus == base.gpus:
         return base
     _check(base.term, gpus)

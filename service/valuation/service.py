@@ -189,6 +189,16 @@ def _provenance(ctx: Context, fx: engine.Converted | None) -> Provenance:
     )
 
 
+def fx_for(ctx: Context, currency: str, as_of: date) -> engine.Converted | None:
+    """The conversion of an answer to ``currency`` (None for USD); an unknown one is a 422."""
+    return _fx(ctx, currency, as_of)
+
+
+def answer_digest(engine_digest: str, fx: engine.Converted | None) -> str:
+    """The inputs digest of an answer: the engine's, with the FX rate when converted."""
+    return _digest(engine_digest, fx)
+
+
 def _digest(engine_digest: str, fx: engine.Converted | None) -> str:
     if fx is None:
         return engine_digest
