@@ -33,6 +33,7 @@ Cost, by layer:
 - :mod:`.valuation`: per batch, one engine state per model (built once per request) evaluated
   once per new age in days, and the book values of the whole batch in one vectorised pass
   (:mod:`service.engine.book`), money in integer cents;
+- :mod:`.fx` and :mod:`.totals`: the rates used and the sums per currency;
 - :mod:`.csv_export`: rows written :data:`~.csv_export.CSV_CHUNK_ROWS` at a time, so memory
   does not grow with the fleet.
 
@@ -44,6 +45,7 @@ bounded memo, so a page costs a page.
 from __future__ import annotations
 
 from service.valuation.fleet.csv_export import CSV_CHUNK_ROWS, CSV_HEADER, csv_chunks
+from service.valuation.fleet.fx import Rate, rates_for
 from service.valuation.fleet.repository import (
     AssetBatch,
     asset_batches,
@@ -51,16 +53,8 @@ from service.valuation.fleet.repository import (
     fleet_currencies,
     fleet_models,
 )
-from service.valuation.fleet.valuation import (
-    AssetLine,
-    CurrencyTotals,
-    FleetValuation,
-    Lines,
-    Rate,
-    Totals,
-    closed_month,
-    rates_for,
-)
+from service.valuation.fleet.totals import CurrencyTotals, Totals
+from service.valuation.fleet.valuation import AssetLine, FleetValuation, Lines, closed_month
 
 __all__ = [
     "CSV_CHUNK_ROWS",

@@ -7,7 +7,8 @@ import io
 from collections.abc import Iterable, Iterator
 
 from service.valuation.fleet.repository import AssetBatch
-from service.valuation.fleet.valuation import CurrencyTotals, FleetValuation, Lines, Totals
+from service.valuation.fleet.totals import CurrencyTotals, Totals
+from service.valuation.fleet.valuation import FleetValuation, Lines
 
 __all__ = ["CSV_CHUNK_ROWS", "CSV_HEADER", "csv_chunks"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal, cast
@@ -24,24 +24,15 @@ import numpy as np
 from service import engine
 from service.engine.book import METHOD_CODES, closing_book_values, round_cents
 from service.engine.by_age import ModelValues
-from service.engine.fx import month_key
 from service.engine.schedule import Change, Method
 from service.engine.types import Premise
 from service.errors import FieldError, InvalidInput
 from service.finance.service import BookTerms
+from service.valuation.fleet.fx import Rate
 from service.valuation.fleet.repository import AssetBatch
 from service.valuation.service import Context
 
-__all__ = [
-    "AssetLine",
-    "CurrencyTotals",
-    "FleetValuation",
-    "Lines",
-    "Rate",
-    "Totals",
-    "closed_month",
-    "rates_for",
-]
+__all__ = ["AssetLine", "FleetValuation", "Lines", "closed_month"]
 
 Regime = Literal["frontier", "behind"]
 
@@ -72,41 +63,6 @@ def _age_months(days: int) -> float:
 
 def _decimal(cents_: int) -> Decimal:
     return Decimal(cents_).scaleb(-2)
-
-
-# --- FX -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Rate:
-    """US dollars per unit of ``currency`` for ``month_used`` (``extrapolated`` when the FX
-    table lacks the month of ``as_of`` and the nearest earlier month stands in)."""
-
-    currency: str
-    usd_per_unit: float
-    month_used: str
-    extrapolated: bool
-
-
-def rates_for(
-    ctx: Context, currencies: Iterable[str], *, as_of: date, requested: str | None
-) -> dict[str, Rate]:
-    """The rate of the month of ``as_of`` for each currency; an unknown one is a 422."""
-    month = month_key(as_of)
-    wanted = sorted({*currencies, *([requested] if requested else [])})
-    out: dict[str, Rate] = {}
-    for currency in wanted:
-        try:
-            usd, used, extrapolated = ctx.calibration.fx.rate(currency, month)
-        except ValueError as exc:
-            known = ", ".join(sorted(ctx.calibration.fx.currencies))
-            field_name = "query.currency" if currency == requested else "asset.currency"
-            raise InvalidInput(
-                f"No FX rates for {currency}; known: {known}.",
-                errors=[FieldError(field=field_name, reason=f"unsupported; known: {known}")],
-            ) from exc
-        out[currency] = Rate(currency, usd, used, extrapolated)
-    return out
 
 
 # --- lines ----------------------------------------------------------------------------------------
@@ -385,59 +341,3 @@ class FleetValuation:
         out = amount.copy()
         out[moved] = round_cents(amount[moved] / 100.0 * usd / per)
         return out
-
-
-# --- totals -------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class CurrencyTotals:
-    """Sums of the lines in one currency; money in cents."""
-
-    currency: str
-    count: int = 0
-    gpu_count: int = 0
-    acquisition_cost: int = 0
-    book_value: int = 0
-    fair_value: int = 0
-    difference: int = 0
-    impaired: int = 0
-
-
-@dataclass(slots=True)
-class Totals:
-    """Sums of the lines, one per currency (one only when a currency was requested)."""
-
-    by: dict[str, CurrencyTotals] = field(default_factory=dict)
-
-    def add(self, lines: Lines) -> None:
-        if not len(lines):
-            return
-        currency = np.array(lines.currency)
-        columns = {
-            "gpu_count": np.array(lines.assets.gpu_count, dtype=np.int64),
-            "acquisition_cost": np.array(lines.acquisition_cost, dtype=np.int64),
-            "book_value": np.array(lines.book_value, dtype=np.int64),
-            "fair_value": np.array(lines.fair_value, dtype=np.int64),
-            "difference": np.array(lines.difference, dtype=np.int64),
-            "impaired": np.array(lines.impaired, dtype=np.int64),
-        }
-        for code in sorted(set(lines.currency)):
-            mask = currency == code
-            entry = self.by.get(code)
-            if entry is None:
-                entry = self.by[code] = CurrencyTotals(code)
-            entry.count += int(mask.sum())
-            for name, column in columns.items():
-                setattr(entry, name, getattr(entry, name) + int(column[mask].sum()))
-
-    @property
-    def count(self) -> int:
-        return sum(t.count for t in self.by.values())
-
-    @property
-    def impaired(self) -> int:
-        return sum(t.impaired for t in self.by.values())
-
-    def by_currency(self) -> list[CurrencyTotals]:
-        return [self.by[c] for c in sorted(self.by)]
