@@ -1,16 +1,23 @@
-"""Time GET /valuations over a synthetic fleet of 100,000 assets, as CSV and as JSON pages.
+"""Time GET /valuations over a synthetic fleet of 100,000 assets, beside a plain export.
 
 Builds a fresh database (SQLite file by default; ``--postgres URL`` creates and drops a
 throw-away database on that server), migrates and seeds it, bulk-inserts N synthetic assets
 (seeded random models, in-service dates, costs, currencies, methods; SQLAlchemy core, in
-chunks), then drives the app in process:
+chunks), then, in one process and one run:
 
-- ``csv``: one streamed response, consumed chunk by chunk through a raw ASGI ``send`` (httpx's
-  ASGITransport would buffer the body, hiding whether the server streams);
-- ``json``: every page at ``limit=1000`` through httpx's ASGITransport.
+- ``export``: the same rows (assets joined to their changes, in id order) exported without
+  any valuation: ``COPY (SELECT ...) TO STDOUT WITH CSV`` on PostgreSQL, a plain ``SELECT``
+  written by ``csv.writer`` on SQLite. The floor the CSV is compared with.
+- ``csv``: one ``format=csv`` response, consumed chunk by chunk through a raw ASGI ``send``
+  (httpx's ASGITransport would buffer the body, hiding whether the server streams), sampling
+  the process's resident memory at every chunk;
+- ``json first page``: ``limit=100``, cold (the fleet totals are computed) and warm (they are
+  memoised per question and data version), and a later page (after a cursor);
+- ``json``: every page at ``limit=1000``.
 
-For each it reports wall time, rows/s, the process's peak RSS so far (``ru_maxrss``, so run CSV
-first), engine residual calls and book schedules computed. Nothing here is a test.
+It prints wall time, rows/s, resident memory (start and peak while the phase ran), engine
+model states and ages valued, book schedules left to the exact path, and the ratios.
+Nothing here is a test.
 
     python bench/fleet_valuation.py                       # 100,000 assets on SQLite
     python bench/fleet_valuation.py --assets 20000 --postgres postgresql://postgres@127.0.0.1/postgres
@@ -22,7 +29,6 @@ import argparse
 import asyncio
 import os
 import random
-import resource
 import sys
 import tempfile
 import time
@@ -35,11 +41,11 @@ import httpx
 from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 
-from service import engine as valuation_engine
 from service import schema
 from service.app import create_app
 from service.config import Settings
 from service.db import make_engine, make_sessionmaker, mark_data_changed, unit_of_work
+from service.engine.by_age import ModelValues
 from service.finance import service as finance
 from service.finance.orm import Asset, BookChange
 from service.registry.orm import GpuModel
@@ -190,28 +196,83 @@ def _change(rng: random.Random, ident: int, row: dict[str, Any]) -> dict[str, An
 
 
 class Counted:
-    """Counts calls to the engine's residual and to book schedules while the runs go."""
+    """Counts engine model states, ages valued and exact book schedules while the runs go."""
 
     def __init__(self) -> None:
-        self.residuals = 0
-        self.schedules = 0
-        residual, schedule = valuation_engine.residual, finance.BookTerms.schedule
+        self.states = self.ages = self.schedules = 0
+        init, at, schedule = ModelValues.__init__, ModelValues.at, finance.BookTerms.schedule
 
-        def counted_residual(*args: Any, **kwargs: Any) -> Any:
-            self.residuals += 1
-            return residual(*args, **kwargs)
+        def counted_init(model: ModelValues, *args: Any, **kwargs: Any) -> None:
+            self.states += 1
+            init(model, *args, **kwargs)
+
+        def counted_at(model: ModelValues, ages: Any) -> Any:
+            self.ages += len(ages)
+            return at(model, ages)
 
         def counted_schedule(terms: finance.BookTerms) -> Any:
             self.schedules += 1
             return schedule(terms)
 
-        valuation_engine.residual = counted_residual
-        finance.BookTerms.schedule = counted_schedule
+        ModelValues.__init__ = counted_init  # type: ignore[method-assign]
+        ModelValues.at = counted_at  # type: ignore[method-assign]
+        finance.BookTerms.schedule = counted_schedule  # type: ignore[method-assign]
 
-    def take(self) -> tuple[int, int]:
-        out = (self.residuals, self.schedules)
-        self.residuals = self.schedules = 0
+    def take(self) -> tuple[int, int, int]:
+        out = (self.states, self.ages, self.schedules)
+        self.states = self.ages = self.schedules = 0
         return out
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now (Linux ``/proc/self/statm``)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+_EXPORT_SQL = (
+    "SELECT a.id, a.tag, a.model_slug, a.status, a.gpu_count, a.in_service_on, "
+    "a.acquisition_cost, a.currency, a.salvage, a.book_method, a.life_months, "
+    "c.effective_month, c.new_life_months, c.new_salvage "
+    "FROM assets a LEFT JOIN asset_book_changes c ON c.asset_id = a.id "
+    "ORDER BY a.id, c.effective_month"
+)
+
+
+def _export(url: str) -> tuple[int, int]:
+    """The same rows as the valuation reads, exported as CSV with no valuation: (lines, bytes)."""
+    if make_url(url).get_backend_name() == "postgresql":
+        import psycopg
+
+        plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        size = lines = 0
+        query = f"COPY ({_EXPORT_SQL}) TO STDOUT WITH CSV"
+        with (
+            psycopg.connect(plain) as connection,
+            connection.cursor() as cursor,
+            cursor.copy(query) as copy,
+        ):
+            for data in copy:
+                size += len(data)
+                lines += bytes(data).count(b"\n")
+        return lines, size
+    import csv
+    import io
+    import sqlite3
+
+    connection = sqlite3.connect(make_url(url).database or "")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    lines = size = 0
+    cursor = connection.execute(_EXPORT_SQL)
+    while rows := cursor.fetchmany(5000):
+        writer.writerows(rows)
+        lines += len(rows)
+        size += len(buffer.getvalue())
+        buffer.seek(0)
+        buffer.truncate()
+    connection.close()
+    return lines, size
 
 
 async def _drive(url: str, n: int) -> list[dict[str, Any]]:
@@ -222,20 +283,40 @@ async def _drive(url: str, n: int) -> list[dict[str, Any]]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            started = time.perf_counter()
+            started, before = time.perf_counter(), rss_mb()
             warm = await client.get(
                 "/residual", params={"model": "nvidia-h100-sxm5-80gb", "as_of": AS_OF}
             )
             assert warm.status_code == 200, warm.text
-            results.append(_row("calibrate (once)", started, 0, *counted.take()))
+            results.append(_row("calibrate (once)", started, 0, before, rss_mb(), counted.take()))
 
-            started = time.perf_counter()
-            lines, chunks, size = await _stream_csv(app)
+            started, before = time.perf_counter(), rss_mb()
+            lines, size = await asyncio.to_thread(_export, url)
+            note = f"{lines:,} lines, {size / 1e6:.1f} MB"
+            results.append(
+                _row("export (no valuation)", started, n, before, rss_mb(), (0, 0, 0), note)
+            )
+
+            started, before = time.perf_counter(), rss_mb()
+            lines, chunks, size, peak = await _stream_csv(app)
             assert lines - n - 1 in (1, 2, 3), lines  # the header, assets, totals per currency
             note = f"{chunks} chunks, {size / 1e6:.1f} MB"
-            results.append(_row("csv (streamed)", started, n, *counted.take(), note))
+            results.append(_row("csv (streamed)", started, n, before, peak, counted.take(), note))
 
-            started = time.perf_counter()
+            for phase in ("json page 1 (cold)", "json page 1 (warm)"):
+                started, before = time.perf_counter(), rss_mb()
+                response = await client.get("/valuations", params={"as_of": AS_OF, "limit": 100})
+                assert response.status_code == 200, response.text
+                cursor = response.json()["next_cursor"]
+                results.append(_row(phase, started, 100, before, rss_mb(), counted.take()))
+
+            started, before = time.perf_counter(), rss_mb()
+            params = {"as_of": AS_OF, "limit": 100, "cursor": cursor}
+            response = await client.get("/valuations", params=params)
+            assert response.status_code == 200, response.text
+            results.append(_row("json page 2", started, 100, before, rss_mb(), counted.take()))
+
+            started, before = time.perf_counter(), rss_mb()
             pages, seen, cursor = 0, 0, None
             while True:
                 params = {"as_of": AS_OF, "limit": 1000} | ({"cursor": cursor} if cursor else {})
@@ -246,13 +327,18 @@ async def _drive(url: str, n: int) -> list[dict[str, Any]]:
                 if cursor is None:
                     break
             assert seen == n, seen
-            results.append(_row("json (all pages)", started, n, *counted.take(), f"{pages} pages"))
+            note = f"{pages} pages"
+            results.append(
+                _row("json (all pages)", started, n, before, rss_mb(), counted.take(), note)
+            )
     return results
 
 
-async def _stream_csv(app: Any) -> tuple[int, int, int]:
-    """GET /valuations?format=csv through raw ASGI: count lines and bytes, keep nothing."""
+async def _stream_csv(app: Any) -> tuple[int, int, int, float]:
+    """GET /valuations?format=csv through raw ASGI: count lines and bytes, keep nothing, and
+    sample resident memory at every chunk."""
     lines = chunks = size = 0
+    peak = rss_mb()
     requested, done = False, asyncio.Event()
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
@@ -270,47 +356,66 @@ async def _stream_csv(app: Any) -> tuple[int, int, int]:
         return {"type": "http.disconnect"}
 
     async def send(message: dict[str, Any]) -> None:
-        nonlocal lines, chunks, size
+        nonlocal lines, chunks, size, peak
         if message["type"] == "http.response.start":
             assert message["status"] == 200, message
         elif message["type"] == "http.response.body":
             body = message.get("body", b"")
             lines, size, chunks = lines + body.count(b"\n"), size + len(body), chunks + bool(body)
+            peak = max(peak, rss_mb())
             if not message.get("more_body"):
                 done.set()
 
     await app(scope, receive, send)
-    return lines, chunks, size
+    return lines, chunks, size, peak
 
 
 def _row(
-    phase: str, started: float, rows: int, residuals: int, schedules: int, note: str = ""
+    phase: str,
+    started: float,
+    rows: int,
+    rss_before: float,
+    rss_peak: float,
+    counts: tuple[int, int, int],
+    note: str = "",
 ) -> dict[str, Any]:
     wall = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return {
         "phase": phase,
         "wall_s": wall,
         "rows_per_s": rows / wall if rows else 0.0,
-        "peak_rss_mb": peak_kib / 1024,
-        "engine_calls": residuals,
-        "schedules": schedules,
+        "rss_before": rss_before,
+        "rss_peak": max(rss_peak, rss_before),
+        "states": counts[0],
+        "ages": counts[1],
+        "schedules": counts[2],
         "note": note,
     }
 
 
 def _table(results: list[dict[str, Any]]) -> None:
     header = (
-        f"{'phase':<18} {'wall s':>8} {'rows/s':>9} {'peak RSS MB':>12} "
-        f"{'engine calls':>13} {'schedules':>10}  note"
+        f"{'phase':<22} {'wall s':>8} {'rows/s':>9} {'RSS MB':>7} {'peak':>7} "
+        f"{'states':>7} {'ages':>7} {'schedules':>9}  note"
     )
     print(header)
     print("-" * len(header))
     for r in results:
         print(
-            f"{r['phase']:<18} {r['wall_s']:>8.1f} {r['rows_per_s']:>9,.0f} "
-            f"{r['peak_rss_mb']:>12.0f} {r['engine_calls']:>13,} {r['schedules']:>10,}  {r['note']}"
+            f"{r['phase']:<22} {r['wall_s']:>8.3f} {r['rows_per_s']:>9,.0f} "
+            f"{r['rss_before']:>7.0f} {r['rss_peak']:>7.0f} {r['states']:>7,} {r['ages']:>7,} "
+            f"{r['schedules']:>9,}  {r['note']}"
         )
+    by = {r["phase"]: r for r in results}
+    csv_s, export_s = by["csv (streamed)"]["wall_s"], by["export (no valuation)"]["wall_s"]
+    print(f"csv / export: {csv_s / export_s:.1f}x (target <= 10x; csv target <= 2 s on PostgreSQL)")
+    print(
+        f"first JSON page: cold {by['json page 1 (cold)']['wall_s']:.3f} s, "
+        f"warm {by['json page 1 (warm)']['wall_s']:.3f} s (target <= 0.3 s); "
+        f"page 2 {by['json page 2']['wall_s']:.3f} s"
+    )
+    csv_row = by["csv (streamed)"]
+    print(f"memory while streaming: +{csv_row['rss_peak'] - csv_row['rss_before']:.0f} MB RSS")
     sys.stdout.flush()
 
 

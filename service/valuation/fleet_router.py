@@ -199,8 +199,42 @@ def list_valuations(
         rates=rates,
     )
     if params.format == "csv":
+        valuation.prepare(fleet.fleet_models(session, flt))  # refuse before streaming
         return _csv(request, valuation, flt)
-    return _page(session, valuation, flt, limit=params.limit or DEFAULT_LIMIT, after=after)
+    limit = params.limit or DEFAULT_LIMIT
+    if after is None:
+        totals = _fleet_totals(session, valuer, valuation, flt)
+        return _page(session, valuation, flt, limit=limit, after=None, totals=totals)
+    return _page(session, valuation, flt, limit=limit, after=after, totals=None)
+
+
+def _fleet_totals(
+    session: SessionDep,
+    valuer: service.Valuer,
+    valuation: fleet.FleetValuation,
+    flt: AssetFilter,
+) -> fleet.Totals:
+    """The whole fleet's totals, valued once per question and data version (bounded memo)."""
+    key = (
+        "fleet-totals",
+        valuation.ctx.data_version,
+        valuation.as_of,
+        valuation.ctx.known_at,
+        valuation.premise,
+        valuation.currency,
+        flt.model,
+        flt.status,
+        tuple(sorted(valuation.assumptions.as_dict().items())),
+    )
+
+    def compute() -> fleet.Totals:
+        valuation.prepare(fleet.fleet_models(session, flt))
+        totals = fleet.Totals()
+        for batch in fleet.asset_batches(session, flt):
+            totals.add(valuation.value(batch))
+        return totals
+
+    return valuer.cache.memo(key, compute)
 
 
 def _after(cursor: str | None) -> int | None:
@@ -222,22 +256,16 @@ def _page(
     *,
     limit: int,
     after: int | None,
+    totals: fleet.Totals | None,
 ) -> FleetValuationPage:
-    """The first page values the whole fleet once (for the totals); later pages only theirs."""
+    """One page: its own assets only (the totals come from :func:`_fleet_totals`)."""
     lines: list[fleet.AssetLine] = []
-    totals: fleet.Totals | None = None
-    if after is None:
-        totals = fleet.Totals()
-        for record in fleet.asset_records(session, flt):
-            line = valuation.line(record)
-            totals.add(line)
-            if len(lines) < limit:
-                lines.append(line)
-        total, more = totals.count, totals.count > limit
-    else:
-        records = list(fleet.asset_records(session, flt, after=after, limit=limit + 1))
-        lines = [valuation.line(r) for r in records[:limit]]
-        total, more = fleet.count_assets(session, flt), len(records) > limit
+    for batch in fleet.asset_batches(session, flt, after=after, limit=limit + 1):
+        valued = valuation.value(batch)
+        lines += [valued.item(i) for i in range(len(valued))]
+    more = len(lines) > limit
+    lines = lines[:limit]
+    total = fleet.count_assets(session, flt) if totals is None else totals.count
     ctx = valuation.ctx
     return FleetValuationPage(
         items=[_item(line) for line in lines],
@@ -264,7 +292,7 @@ def _csv(request: Request, valuation: fleet.FleetValuation, flt: AssetFilter) ->
 
     def body() -> Iterator[str]:
         with sessions() as session:
-            yield from fleet.csv_chunks(valuation, fleet.asset_records(session, flt))
+            yield from fleet.csv_chunks(valuation, fleet.asset_batches(session, flt))
 
     ctx = valuation.ctx
     rates = "; ".join(
@@ -315,10 +343,10 @@ def _totals(totals: fleet.Totals) -> FleetTotals:
                 currency=t.currency,
                 count=t.count,
                 gpu_count=t.gpu_count,
-                acquisition_cost=float(t.acquisition_cost),
-                book_value=float(t.book_value),
-                fair_value=float(t.fair_value),
-                difference=float(t.difference),
+                acquisition_cost=t.acquisition_cost / 100,
+                book_value=t.book_value / 100,
+                fair_value=t.fair_value / 100,
+                difference=t.difference / 100,
                 impaired=t.impaired,
             )
             for t in totals.by_currency()

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from service.api import RetryingRoute, SessionDep
 from service.auth.deps import AUTH_ERRORS, authorize_read
-from service.errors import FieldError, InvalidInput, NotFound, responses
-from service.valuation import service
+from service.errors import responses
+from service.valuation import batch, service
 from service.valuation.schemas import (
     QuoteBatch,
     QuoteBatchRead,
@@ -84,46 +84,9 @@ def post_quote(
     A batch is answered whole or refused whole: every bad item is named by its index.
     """
     items = body.items if isinstance(body, QuoteBatch) else [body]
-    answers: list[QuoteRead] = []
-    errors: list[FieldError] = []
-    for index, item in enumerate(items):
-        try:
-            answers.append(_quote_one(session, valuer, item))
-        except InvalidInput as exc:
-            errors.extend(
-                FieldError(field=f"items.{index}.{e.field}", reason=e.reason, line=index + 1)
-                for e in exc.errors
-            )
-        except NotFound as exc:
-            errors.append(
-                FieldError(field=f"items.{index}.model", reason=exc.detail, line=index + 1)
-            )
-    if errors:
-        raise InvalidInput(
-            f"{len(errors)} problem(s) in the request; nothing was quoted.", errors=errors
-        )
+    answers = batch.quote_items(session, valuer, items)
     valuer.metrics.quotes.labels("quote").inc(len(answers))
     return QuoteBatchRead(items=answers) if isinstance(body, QuoteBatch) else answers[0]
-
-
-def _quote_one(session: SessionDep, valuer: service.Valuer, item: QuoteRequest) -> QuoteRead:
-    as_of = item.as_of or service.today()
-    ctx = valuer.context(session, as_of=as_of, known_at=item.known_at)
-    spec = service.spec_for(ctx, item.model, item.spec)
-    return service.quote(
-        ctx,
-        spec,
-        as_of=as_of,
-        term=item.term,
-        gpus=item.gpus,
-        age_months=item.age_months,
-        fp8=item.fp8,
-        fp4=item.fp4,
-        currency=item.currency,
-        overrides=item.assumptions,
-        segment=item.segment,
-        provider=item.provider,
-    )
 
 
 @router.get("/residual", response_model=ResidualRead, responses=ERRORS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -189,6 +189,16 @@ def _provenance(ctx: Context, fx: engine.Converted | None) -> Provenance:
     )
 
 
+def fx_for(ctx: Context, currency: str, as_of: date) -> engine.Converted | None:
+    """The conversion of an answer to ``currency`` (None for USD); an unknown one is a 422."""
+    return _fx(ctx, currency, as_of)
+
+
+def answer_digest(engine_digest: str, fx: engine.Converted | None) -> str:
+    """The inputs digest of an answer: the engine's, with the FX rate when converted."""
+    return _digest(engine_digest, fx)
+
+
 def _digest(engine_digest: str, fx: engine.Converted | None) -> str:
     if fx is None:
         return engine_digest
@@ -221,11 +231,13 @@ def quote(
     overrides: Mapping[str, float],
     segment: str | None = None,
     provider: str | None = None,
+    quoter: Callable[..., engine.Quote] | None = None,
 ) -> QuoteRead:
+    """``quoter`` stands in for :func:`engine.quote` (a batch's memoising quoter)."""
     a = assumptions_for(ctx, overrides)
     fx = _fx(ctx, currency, as_of)
     q: engine.Quote = _engine_call(
-        engine.quote,
+        quoter or engine.quote,
         ctx.calibration,
         spec,
         term=term,

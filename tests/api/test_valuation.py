@@ -344,3 +344,28 @@ async def test_segment_and_provider_levels(client: httpx.AsyncClient) -> None:
     unknown = await client.get("/quote", params={"model": H100, "provider": "nobody"})
     assert_problem(unknown, 422)
     assert unknown.json()["errors"][0]["field"] == "provider"
+
+
+async def test_a_batch_answers_each_item_as_a_single_request_does(
+    client: httpx.AsyncClient,
+) -> None:
+    """Items differing only in GPUs, asked twice, in another currency or with an assumption:
+    each answer of the batch is byte for byte the answer to that item alone."""
+    items = [
+        {"model": model, "as_of": "2026-06-01", "term": term, "gpus": gpus, **extra}
+        for model in (H100, "nvidia-a100-sxm4-80gb")
+        for term in ("on_demand", "1y")
+        for gpus in (1, 8, 8)
+        for extra in ({}, {"currency": "EUR"}, {"assumptions": {"discount_rate": 0.09}})
+    ]
+    batch = await client.post("/quote", json={"items": items})
+    assert batch.status_code == 200, batch.text
+    answers = batch.json()["items"]
+    assert len(answers) == len(items)
+    for item, answer in zip(items, answers, strict=True):
+        alone = await client.post("/quote", json=item)
+        assert alone.status_code == 200, alone.text
+        assert answer == alone.json()
+    totals = {(a["gpus"], a["rate_total_per_hour"] / a["rate_per_gpu_hour"]) for a in answers}
+    assert {gpus for gpus, _ in totals} == {1, 8}
+    assert all(abs(ratio - gpus) < 1e-9 * gpus for gpus, ratio in totals)

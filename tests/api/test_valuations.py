@@ -180,7 +180,7 @@ async def test_csv_has_one_row_per_asset_then_the_totals(reader: httpx.AsyncClie
 async def test_csv_is_streamed_in_chunks(
     fleet_app: FastAPI, reader: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fleet, "CSV_CHUNK_ROWS", 3)
+    monkeypatch.setattr(fleet.csv_export, "CSV_CHUNK_ROWS", 3)
     query = f"as_of={AS_OF}&format=csv".encode()
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
@@ -421,3 +421,35 @@ async def test_a_known_at_answer_ignores_later_observations(client: httpx.AsyncC
     assert (await get_csv(client, **pinned)).content == before.content
     latest = await get_csv(client)  # the new price is evidence for an answer without known_at
     assert parse(latest.text)[0] != parse(before.text)[0]
+
+
+async def test_a_model_without_a_price_on_as_of_is_refused_before_the_csv_starts(
+    reader: httpx.AsyncClient,
+) -> None:
+    """B200s are in the register, but on 2024-06-30 the B200 was not released: CSV and JSON
+    both answer the same problem, the CSV before a byte of it is sent."""
+    params = {"as_of": "2024-06-30"}
+    page = await reader.get("/valuations", params=params)
+    csv_ = await reader.get("/valuations", params={**params, "format": "csv"})
+    assert csv_.headers["content-type"].startswith("application/problem+json")
+    assert assert_problem(csv_, 422) == assert_problem(page, 422)
+
+
+async def test_totals_follow_a_write(client: httpx.AsyncClient) -> None:
+    """The first page's totals are memoised per data version: a new asset shows at once."""
+    for item in FLEET[4:6]:
+        assert (await client.post("/assets", json=_asset(item))).status_code == 201
+    params = {"as_of": AS_OF, "limit": 1}
+    before = (await client.get("/valuations", params=params)).json()
+    again = (await client.get("/valuations", params=params)).json()
+    assert again == before
+    assert (await client.post("/assets", json=_asset(FLEET[0]))).status_code == 201
+    after = (await client.get("/valuations", params=params)).json()
+    assert after["totals"]["count"] == before["totals"]["count"] + 1 == 3
+    _, totals = parse((await get_csv(client)).text)
+    by_currency = {t["currency"]: t for t in totals}
+    for entry in after["totals"]["by_currency"]:
+        row = by_currency[entry["currency"]]
+        assert int(row["count"]) == entry["count"]
+        assert money(row["book_value"]) == money(entry["book_value"]).quantize(CENT)
+        assert money(row["fair_value"]) == money(entry["fair_value"]).quantize(CENT)

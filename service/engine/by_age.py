@@ -1,0 +1,130 @@
+"""Residual values of one model on one date at many ages: the fleet's engine call.
+
+A fleet holds many units of few models, and what :func:`service.engine.valuation.residual`
+computes splits in two: the model's state on ``as_of`` (level, regime, rent and contract paths,
+sale prices, approach weights), which does not depend on the unit's age, and the reconciliation
+of the three approaches at one age, which does. :func:`residuals_by_age` builds the first once
+and evaluates the second for each age, so valuing a fleet costs one model state per model and
+one cheap evaluation per distinct age.
+
+The value at each age is, float for float, the ``value_per_gpu`` and ``remaining_life_months``
+of ``residual(cal, spec, as_of=as_of, age_months=age, premise=premise, assumptions=a)``
+(the tests compare both at every age they draw): the same formulas, in the same order, from
+the same state (module doc of :mod:`service.engine.valuation` for the method).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from service.engine.assumptions import Assumptions
+from service.engine.calibration import Calibration
+from service.engine.errors import EngineInputError
+from service.engine.state import cal_reference, state_of
+from service.engine.types import PREMISES, ModelSpec, Premise
+from service.engine.valuation import (
+    _income_reliable,
+    _market_prices,
+    _Valuer,
+    _weights,
+    contract_path,
+)
+
+__all__ = ["AgeValues", "ModelValues", "residuals_by_age"]
+
+_DEFAULTS = Assumptions()
+
+
+@dataclass(frozen=True, slots=True)
+class AgeValues:
+    """Residual value per GPU (USD) and economic life left (months) at each requested age,
+    with the model's regime and frontier precision on ``as_of`` (the same at every age)."""
+
+    ages: tuple[float, ...]
+    value_per_gpu: tuple[float, ...]
+    remaining_life_months: tuple[float, ...]
+    regime: str
+    frontier_precision: str
+
+
+class ModelValues:
+    """One model on one date, on a premise, ready to be valued at any age (see module doc)."""
+
+    def __init__(
+        self,
+        cal: Calibration,
+        spec: ModelSpec,
+        *,
+        as_of: date,
+        premise: Premise = "market",
+        assumptions: Assumptions | None = None,
+    ) -> None:
+        if premise not in PREMISES:
+            raise EngineInputError(
+                "premise", f"premise must be one of {', '.join(PREMISES)}, got {premise!r}"
+            )
+        a = assumptions or _DEFAULTS
+        # Only the state's unit (opex, life left) depends on the age, and the reconciliation
+        # rebuilds the unit at each age, as residual() does: any age will do here.
+        st = state_of(cal, spec, as_of=as_of, age_months=0.0, a=a, fp8=None, fp4=None)
+        self.factor = {
+            "market": 1.0,
+            "orderly": a.orderly_liquidation_factor,
+            "forced": a.forced_liquidation_factor,
+        }[premise]
+        reference = cal_reference(cal, spec)
+        new_price = st.new_price * math.exp(st.what_if) * st.projection_factor
+        prices = _market_prices(cal, st, reference)
+        market_age = max((as_of - spec.release_date).days / 30.436875, 0.0)
+        weights = _weights(
+            a, prices, _income_reliable(cal, spec, as_of, a, reference, None, None, st)
+        )
+        self._valuer = _Valuer(
+            st, contract_path(cal, st), a, reference, new_price, prices, market_age, weights
+        )
+        self.regime = "behind" if st.behind else "frontier"
+        self.frontier_precision: str = st.precision
+
+    def at(self, ages: Sequence[float]) -> AgeValues:
+        """Value per GPU and economic life left at each of ``ages`` (months, in [0, 600])."""
+        for age in ages:
+            if not (0.0 <= age <= 600.0 and math.isfinite(age)):
+                raise EngineInputError(
+                    "age_months", f"age_months must be within [0, 600], got {age!r}"
+                )
+        values: list[float] = []
+        remaining: list[float] = []
+        for age in ages:
+            reconciled, _, _, _, end = self._valuer.value(age)
+            values.append(reconciled * self.factor)
+            remaining.append(end * 12.0)
+        return AgeValues(
+            ages=tuple(ages),
+            value_per_gpu=tuple(values),
+            remaining_life_months=tuple(remaining),
+            regime=self.regime,
+            frontier_precision=self.frontier_precision,
+        )
+
+
+def residuals_by_age(
+    cal: Calibration,
+    spec: ModelSpec,
+    *,
+    as_of: date,
+    ages: Sequence[float],
+    premise: Premise = "market",
+    assumptions: Assumptions | None = None,
+) -> AgeValues:
+    """``residual(...).value_per_gpu`` and ``.remaining_life_months`` at each of ``ages``
+    (months, each within [0, 600]), from one model state.
+
+    Value: ``premise_factor × Σ weight × approach(age)`` (income: PV of contract-level rent
+    less opex to retirement; market: sale prices from new to the market age; cost: new price
+    less straight-line physical depreciation), exactly as :func:`residual` reconciles it.
+    """
+    model = ModelValues(cal, spec, as_of=as_of, premise=premise, assumptions=assumptions)
+    return model.at(ages)

@@ -1,0 +1,64 @@
+"""Totals of a fleet valuation, one per currency, in integer cents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from service.valuation.fleet.valuation import Lines
+
+__all__ = ["CurrencyTotals", "Totals"]
+
+
+@dataclass(slots=True)
+class CurrencyTotals:
+    """Sums of the lines in one currency; money in cents."""
+
+    currency: str
+    count: int = 0
+    gpu_count: int = 0
+    acquisition_cost: int = 0
+    book_value: int = 0
+    fair_value: int = 0
+    difference: int = 0
+    impaired: int = 0
+
+
+@dataclass(slots=True)
+class Totals:
+    """Sums of the lines, one per currency (one only when a currency was requested)."""
+
+    by: dict[str, CurrencyTotals] = field(default_factory=dict)
+
+    def add(self, lines: Lines) -> None:
+        if not len(lines):
+            return
+        currency = np.array(lines.currency)
+        columns = {
+            "gpu_count": np.array(lines.assets.gpu_count, dtype=np.int64),
+            "acquisition_cost": np.array(lines.acquisition_cost, dtype=np.int64),
+            "book_value": np.array(lines.book_value, dtype=np.int64),
+            "fair_value": np.array(lines.fair_value, dtype=np.int64),
+            "difference": np.array(lines.difference, dtype=np.int64),
+            "impaired": np.array(lines.impaired, dtype=np.int64),
+        }
+        for code in sorted(set(lines.currency)):
+            mask = currency == code
+            entry = self.by.get(code)
+            if entry is None:
+                entry = self.by[code] = CurrencyTotals(code)
+            entry.count += int(mask.sum())
+            for name, column in columns.items():
+                setattr(entry, name, getattr(entry, name) + int(column[mask].sum()))
+
+    @property
+    def count(self) -> int:
+        return sum(t.count for t in self.by.values())
+
+    @property
+    def impaired(self) -> int:
+        return sum(t.impaired for t in self.by.values())
+
+    def by_currency(self) -> list[CurrencyTotals]:
+        return [self.by[c] for c in sorted(self.by)]

@@ -1,0 +1,166 @@
+"""The vectorised fleet valuation gives, asset by asset, what valuing each asset on its own
+gives: the engine's residual at the asset's age and the closing value of its exact monthly
+schedule, converted and rounded to the cent as before (a reference written out per asset)."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+
+from service import engine
+from service.engine.depreciation import DepreciationInputError
+from service.engine.schedule import METHODS, Change, monthly_schedule
+from service.engine.types import Premise
+from service.valuation import fleet
+from service.valuation.fleet.repository import AssetBatch, ChangeRow
+from service.valuation.service import Context
+from tests.engine.valuation_data import calibration
+
+AS_OF = date(2026, 6, 30)
+CENT = Decimal("0.01")
+
+
+def cents(x: float | Decimal) -> Decimal:
+    return (x if isinstance(x, Decimal) else Decimal(repr(x))).quantize(CENT, ROUND_HALF_UP)
+
+
+def _fleet(rng: random.Random, models: list[str], n: int) -> AssetBatch:
+    batch = AssetBatch()
+    for k in range(n):
+        method = rng.choice(METHODS)
+        in_service = date(2019, 1, 1) + timedelta(days=rng.randrange(2900))
+        cost = round(rng.uniform(1_000, 400_000), 2)
+        life = rng.choice([36, 60, 84]) if method == "macrs" else rng.randint(6, 96)
+        salvage = 0.0 if method == "macrs" or rng.random() < 0.5 else round(cost * 0.07, 2)
+        changes: list[Change] = []
+        if method != "macrs" and rng.random() < 0.25:
+            first = in_service.year * 12 + in_service.month - 1
+            at = first + rng.randint(0, life - 1)
+            changes.append(
+                Change(date(at // 12, at % 12 + 1, 1), rng.randint(life, life + 36), None)
+            )
+            try:
+                monthly_schedule(
+                    cost=cost,
+                    salvage=salvage,
+                    life_months=life,
+                    in_service=in_service,
+                    method=method,
+                    changes=changes,
+                )
+            except DepreciationInputError:
+                changes = []
+        batch.id.append(k + 1)
+        batch.tag.append(f"T-{k}")
+        batch.model.append(rng.choice(models))
+        batch.status.append("active")
+        batch.gpu_count.append(rng.choice([1, 4, 8]))
+        batch.in_service_on.append(in_service)
+        batch.cost.append(cost)
+        batch.currency.append(rng.choice(["USD", "USD", "EUR", "GBP"]))
+        batch.salvage.append(salvage)
+        batch.method.append(method)
+        batch.life_months.append(life)
+        batch.changes += [
+            ChangeRow(k, f"{c.effective_month:%Y-%m}", c.new_life_months, None) for c in changes
+        ]
+    return batch
+
+
+@pytest.mark.parametrize(
+    ("as_of", "premise", "currency"),
+    [(AS_OF, "market", None), (date(2026, 7, 17), "forced", "EUR"), (AS_OF, "orderly", "USD")],
+)
+def test_each_line_is_the_asset_valued_on_its_own(
+    as_of: date, premise: Premise, currency: str | None
+) -> None:
+    cal = calibration(AS_OF)
+    ctx = Context(cal, {}, 1, AS_OF, None)
+    models = sorted(s for s, m in cal.models.items() if m.release_date <= date(2019, 1, 1))
+    batch = _fleet(random.Random(f"{as_of}{premise}"), models, 400)
+    rates = fleet.rates_for(ctx, set(batch.currency), as_of=as_of, requested=currency)
+    valuation = fleet.FleetValuation(
+        ctx,
+        as_of=as_of,
+        premise=premise,
+        currency=currency,
+        assumptions=engine.Assumptions(),
+        rates=rates,
+    )
+    lines = valuation.value(batch)
+    closed = fleet.closed_month(as_of)
+    for i in range(len(batch)):
+        line = lines.item(i)
+        out = currency or batch.currency[i]
+        days = max((as_of - batch.in_service_on[i]).days, 0)
+        r = engine.residual(
+            cal,
+            cal.models[batch.model[i]],
+            as_of=as_of,
+            age_months=min(days / 30.4375, 600.0),
+            premise=premise,
+        )
+        per_gpu = cents(r.value_per_gpu / rates[out].usd_per_unit)
+        rows = monthly_schedule(
+            cost=batch.cost[i],
+            salvage=batch.salvage[i],
+            life_months=batch.life_months[i],
+            in_service=batch.in_service_on[i],
+            method=batch.method[i],  # type: ignore[arg-type]
+            changes=[
+                Change(date.fromisoformat(f"{c.effective_month}-01"), c.new_life_months)
+                for c in batch.changes
+                if c.index == i
+            ],
+        )
+        index = (closed.year - rows[0].month.year) * 12 + closed.month - rows[0].month.month
+        if index < 0:
+            month, book = None, cents(batch.cost[i])
+        else:
+            row = rows[min(index, len(rows) - 1)]
+            month, book = f"{row.month:%Y-%m}", row.book_value
+
+        def convert(amount: Decimal, i: int = i, out: str = out) -> Decimal:
+            if batch.currency[i] == out:
+                return amount
+            usd = float(amount) * rates[batch.currency[i]].usd_per_unit
+            return cents(usd / rates[out].usd_per_unit)
+
+        book = convert(book)
+        expected = (
+            out,
+            round(min(days / 30.4375, 600.0), 2),
+            convert(cents(batch.cost[i])),
+            month,
+            book,
+            per_gpu,
+            per_gpu * batch.gpu_count[i],
+            per_gpu * batch.gpu_count[i] - book,
+            book > per_gpu * batch.gpu_count[i],
+            r.regime,
+            r.frontier_precision,
+            round(r.remaining_life_months, 2),
+        )
+        got = (
+            line.currency,
+            line.age_months,
+            line.acquisition_cost,
+            line.book_month,
+            line.book_value,
+            line.fair_value_per_gpu,
+            line.fair_value,
+            line.difference,
+            line.impaired,
+            line.regime,
+            line.frontier_precision,
+            line.remaining_life_months,
+        )
+        assert got == expected, (i, batch.method[i])
+    # one engine state per model, one evaluation per distinct age
+    assert valuation.engine_calls == len(set(batch.model))
+    days = [max((as_of - d).days, 0) for d in batch.in_service_on]
+    ages = set(zip(batch.model, days, strict=True))
+    assert valuation.ages == len(ages)
