@@ -17,7 +17,7 @@ from typing import Any, get_args
 from service.auth.keys import Scope
 from service.finance.schemas import AssetStatus, BookMethod, DepreciationMethod, MacrsConvention
 from service.registry.schemas import Condition, Kind, Precision, Segment, Term
-from service.valuation.fleet import Regime
+from service.valuation.fleet.valuation import Regime
 from service.valuation.schemas import Premise, QuoteSegment, QuoteTerm
 
 VOCABULARIES: dict[str, Any] = {

@@ -20,18 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from service.engine.approaches import Valuer, approach_weights, income_reliable, market_prices
 from service.engine.assumptions import Assumptions
 from service.engine.calibration import Calibration
 from service.engine.errors import EngineInputError
 from service.engine.state import cal_reference, state_of
+from service.engine.terms import contract_path
 from service.engine.types import PREMISES, ModelSpec, Premise
-from service.engine.valuation import (
-    _income_reliable,
-    _market_prices,
-    _Valuer,
-    _weights,
-    contract_path,
-)
 
 __all__ = ["AgeValues", "ModelValues", "residuals_by_age"]
 
@@ -77,12 +72,12 @@ class ModelValues:
         }[premise]
         reference = cal_reference(cal, spec)
         new_price = st.new_price * math.exp(st.what_if) * st.projection_factor
-        prices = _market_prices(cal, st, reference)
+        prices = market_prices(cal, st, reference)
         market_age = max((as_of - spec.release_date).days / 30.436875, 0.0)
-        weights = _weights(
-            a, prices, _income_reliable(cal, spec, as_of, a, reference, None, None, st)
+        weights = approach_weights(
+            a, prices, income_reliable(cal, spec, as_of, a, reference, None, None, st)
         )
-        self._valuer = _Valuer(
+        self._valuer = Valuer(
             st, contract_path(cal, st), a, reference, new_price, prices, market_age, weights
         )
         self.regime = "behind" if st.behind else "frontier"
