@@ -253,7 +253,8 @@ def _seed(settings: Settings) -> None:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from service.registry import bulk, service
+    from service.common import bulk
+    from service.registry import service
 
     if (code := _require_current_schema(settings)) is not None:
         return code

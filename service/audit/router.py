@@ -21,9 +21,10 @@ from service.api import (
 )
 from service.audit.orm import AuditEntry
 from service.auth.deps import AUTH_ERRORS, require_admin
-from service.errors import FieldError, InvalidInput, responses
-from service.registry.schemas import Instant
+from service.common.fields import Instant
+from service.errors import FieldError, InvalidInput
 from service.text import SingleLine
+from service.web.problems import responses
 
 router = APIRouter(
     tags=["audit"],

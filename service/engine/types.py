@@ -17,6 +17,7 @@ __all__ = [
     "PREMISES",
     "QUOTE_TERMS",
     "TERMS",
+    "Condition",
     "FrontierEntry",
     "FxRate",
     "Kind",
@@ -24,6 +25,7 @@ __all__ = [
     "Observation",
     "Precision",
     "Premise",
+    "Segment",
     "Term",
 ]
 
@@ -31,6 +33,8 @@ Kind = Literal["lease", "sale"]
 Term = Literal["on_demand", "spot", "1m", "3m", "6m", "1y", "2y", "3y", "unknown"]
 Precision = Literal["bf16", "fp8", "fp4"]
 Premise = Literal["market", "orderly", "forced"]
+Condition = Literal["new", "used", "unknown"]
+Segment = Literal["datacenter", "consumer"]
 
 KINDS: tuple[Kind, ...] = ("lease", "sale")
 TERMS: tuple[Term, ...] = ("on_demand", "spot", "1m", "3m", "6m", "1y", "2y", "3y", "unknown")
@@ -98,7 +102,7 @@ class Observation:
     price: float
     currency: str
     term: Term = "unknown"
-    condition: Literal["new", "used", "unknown"] | None = None
+    condition: Condition | None = None
     provider: str = ""
     notes: str = ""
     recorded_at: datetime | None = None

@@ -88,8 +88,3 @@ def insert_assets(session: Session, rows: Sequence[dict[str, Any]]) -> None:
                 (str(ident), {"id": ident, **row}) for ident, row in zip(ids, chunk, strict=True)
             ],
         )
-
-
-def count_assets_of_model(session: Session, slug: str) -> int:
-    stmt = select(func.count()).select_from(Asset).where(Asset.model_slug == slug)
-    return session.scalar(stmt) or 0

@@ -8,13 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
-from service.registry.schemas import (
-    MONTH_PATTERN,
-    SLUG_PATTERN,
-    CurrencyCode,
-    LongText,
-    MarketDate,
-)
+from service.common.fields import MONTH_PATTERN, SLUG_PATTERN, CurrencyCode, LongText, MarketDate
 from service.text import ONE_LINE
 
 BookMethod = Literal["straight_line", "declining_balance", "ddb", "syd", "macrs"]

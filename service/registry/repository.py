@@ -120,6 +120,27 @@ def count_observations_of(session: Session, slug: str) -> int:
     return session.scalar(stmt) or 0
 
 
+def referrers(session: Session, slug: str, *, limit: int = 20) -> dict[str, list[Any]]:
+    """Rows of any table whose foreign key names the model, by table: their primary keys.
+
+    Read from the schema, so the registry needs to know nothing of the packages that refer to
+    its models (the asset register, say) to tell a caller what holds a model in place.
+    """
+    target = GpuModel.__table__.c.slug
+    out: dict[str, list[Any]] = {}
+    for table in GpuModel.metadata.sorted_tables:
+        for fk in table.foreign_keys:
+            if fk.column is not target:
+                continue
+            key = next(iter(table.primary_key.columns))
+            rows = session.scalars(
+                select(key).where(fk.parent == slug).order_by(key).limit(limit)
+            ).all()
+            if rows:
+                out[table.name] = list(rows)
+    return out
+
+
 def delete_observations_of(session: Session, slug: str) -> int:
     """Delete a model's observations, each recorded in the audit log."""
     victims = session.scalars(select(Observation).where(Observation.model_slug == slug)).all()

@@ -11,6 +11,7 @@ from service.api import (
     ContentType,
     CursorParam,
     IfMatch,
+    IfMatchHeader,
     Limit,
     Page,
     RawBody,
@@ -23,11 +24,12 @@ from service.api import (
     set_etag,
 )
 from service.auth.deps import AUTH_ERRORS, authorize
-from service.errors import FieldError, InvalidInput, responses
-from service.registry import bulk, repository, service
+from service.common import bulk
+from service.common.fields import MONTH_PATTERN, SLUG_PATTERN, ImportResult, MarketDate
+from service.engine.types import Kind, Segment, Term
+from service.errors import FieldError, InvalidInput
+from service.registry import repository, service
 from service.registry.schemas import (
-    MONTH_PATTERN,
-    SLUG_PATTERN,
     AssumptionRead,
     AssumptionsUpdate,
     AssumptionUpdate,
@@ -39,15 +41,11 @@ from service.registry.schemas import (
     GpuModelPatch,
     GpuModelRead,
     GpuModelReplace,
-    ImportResult,
-    Kind,
-    MarketDate,
     ObservationCreate,
     ObservationRead,
-    Segment,
-    Term,
 )
 from service.text import SingleLine
+from service.web.problems import responses
 
 router = APIRouter(
     dependencies=[Depends(authorize)], responses=AUTH_ERRORS, route_class=RetryingRoute
@@ -158,7 +156,7 @@ def replace_model(
     if_match: IfMatch = None,
 ) -> GpuModelRead:
     """Replace every field of a GPU model."""
-    model = service.replace_model(session, slug, body, if_match=if_match)
+    model = service.replace_model(session, slug, body, expected=IfMatchHeader(if_match))
     set_etag(response, etag(model.revision))
     return GpuModelRead.model_validate(model)
 
@@ -174,7 +172,7 @@ def patch_model(
     if_match: IfMatch = None,
 ) -> GpuModelRead:
     """Change some fields of a GPU model; the result is validated as a whole."""
-    model = service.patch_model(session, slug, body, if_match=if_match)
+    model = service.patch_model(session, slug, body, expected=IfMatchHeader(if_match))
     set_etag(response, etag(model.revision))
     return GpuModelRead.model_validate(model)
 
@@ -192,7 +190,7 @@ def delete_model(
     if_match: IfMatch = None,
 ) -> Response:
     """Delete a GPU model; refused with 409 while it has observations, unless cascade=true."""
-    service.delete_model(session, slug, cascade=cascade, if_match=if_match)
+    service.delete_model(session, slug, cascade=cascade, expected=IfMatchHeader(if_match))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -312,7 +310,7 @@ def delete_observation(
     session: SessionDep, observation_id: ObservationId, if_match: IfMatch = None
 ) -> Response:
     """Withdraw an observation recorded in error."""
-    service.delete_observation(session, observation_id, if_match=if_match)
+    service.delete_observation(session, observation_id, expected=IfMatchHeader(if_match))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -353,7 +351,7 @@ def replace_frontier(
     session: SessionDep, body: FrontierReplace, response: Response, if_match: IfMatch = None
 ) -> Page[FrontierEntryRead]:
     """Replace the whole timeline (the ETag of GET /frontier guards it)."""
-    service.replace_frontier(session, body.items, if_match=if_match)
+    service.replace_frontier(session, body.items, expected=IfMatchHeader(if_match))
     return _frontier_page(session, response)
 
 
@@ -384,7 +382,7 @@ def update_assumptions(
     session: SessionDep, body: AssumptionsUpdate, response: Response, if_match: IfMatch = None
 ) -> Page[AssumptionRead]:
     """Set several defaults at once, all or nothing (If-Match: the ETag of GET /assumptions)."""
-    rows = service.update_assumptions(session, body, if_match=if_match)
+    rows = service.update_assumptions(session, body, expected=IfMatchHeader(if_match))
     set_etag(response, service.assumptions_etag(rows))
     items = [AssumptionRead.model_validate(r) for r in rows]
     return Page[AssumptionRead](items=items, next_cursor=None, total=len(items))
@@ -417,7 +415,7 @@ def update_assumption(
     if_match: IfMatch = None,
 ) -> AssumptionRead:
     """Set one default (within its bounds), with the reason for the new value."""
-    row = service.update_assumption(session, name, body, if_match=if_match)
+    row = service.update_assumption(session, name, body, expected=IfMatchHeader(if_match))
     set_etag(response, etag(row.revision))
     return AssumptionRead.model_validate(row)
 

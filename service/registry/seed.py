@@ -14,9 +14,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.common import bulk
 from service.db import mark_data_changed
 from service.engine.assumptions import ASSUMPTIONS
-from service.registry import bulk, repository
+from service.registry import repository
 from service.registry.orm import Assumption, FrontierEntry, FxRate, GpuModel
 from service.registry.schemas import FrontierEntryIn, GpuModelCreate, ObservationCreate
 from service.registry.service import model_values, validate_timeline

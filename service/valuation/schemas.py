@@ -17,17 +17,17 @@ from pydantic import (
     model_validator,
 )
 
-from service.engine import ASSUMPTIONS
-from service.registry.schemas import (
+from service.common.fields import (
     CurrencyCode,
     Instant,
     MarketDate,
     Money,
     PositiveSpec,
-    Segment,
     Slug,
     Throughput,
 )
+from service.engine import ASSUMPTIONS
+from service.engine.types import Segment
 
 QuoteTerm = Literal["on_demand", "spot", "1m", "3m", "6m", "1y", "2y", "3y"]
 Premise = Literal["market", "orderly", "forced"]

@@ -14,7 +14,8 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from service.errors import FieldError, problem_response
+from service.errors import FieldError
+from service.web.problems import problem_response
 from tests.api.helpers import H100_FIELDS, assert_problem, snapshot
 from tests.conftest import auth
 
