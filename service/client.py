@@ -10,7 +10,9 @@
     async with AsyncGpuvalClient("https://gpuval.internal", api_key=KEY) as gpuval:
         quotes = await gpuval.quote_batch([{"model": "nvidia-a100-sxm4-80gb", "term": "3y"}])
 
-Results are the service's own response models (:class:`Quote`, :class:`Residual`). Any
+Results are the service's answers (:class:`Quote`, :class:`Residual`), typed by models
+generated from its OpenAPI document (``service.client_types``), so the client loads neither
+the server nor its engine. Any
 problem+json answer raises a :class:`GpuvalError` subclass carrying the problem. Connection
 errors, timeouts, 429 and 5xx are retried with exponential backoff and full jitter, honouring
 ``Retry-After`` up to ``max_wait``; other 4xx answers are never retried.
@@ -33,7 +35,7 @@ import httpx
 from pydantic import ValidationError as _SchemaError
 from pydantic_core import to_jsonable_python
 
-from service.valuation.schemas import QuoteBatchRead, QuoteRead, ResidualRead
+from service.client_types import QuoteBatchRead, QuoteRead, ResidualRead
 
 __all__ = [
     "AsyncGpuvalClient",

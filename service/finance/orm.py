@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from service.audit.orm import Audited
+from service.common.audited import Audited
 from service.db import Base, UTCDateTime, Versioned, utcnow
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.audit.orm import Audited
+from service.common.audited import Audited
 from service.db import Base, UTCDateTime, Versioned, utcnow
 
 

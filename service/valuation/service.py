@@ -8,14 +8,13 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import engine
 from service.db import current_data_version
 from service.errors import FieldError, InvalidInput, NotFound
-from service.observability import Metrics
 from service.valuation import repository
 from service.valuation.cache import CalibrationCache
 from service.valuation.schemas import (
@@ -29,6 +28,9 @@ from service.valuation.schemas import (
     QuoteRead,
     ResidualRead,
 )
+
+if TYPE_CHECKING:  # the edge hands the metrics in; services do not import it
+    from service.observability import Metrics
 
 log = logging.getLogger("service.valuation")
 ASSUMPTION_NAMES = frozenset(spec.name for spec in engine.ASSUMPTIONS)
