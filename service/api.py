@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any, Generic, TypeVar
 
 import anyio
@@ -128,6 +129,26 @@ def decode_cursor(cursor: str, arity: int) -> list[Any]:
     if not isinstance(key, list) or len(key) != arity or not all(map(_issued_part, key)):
         raise _bad_cursor()
     return key
+
+
+def read_cursor(cursor: str, *parts: type[int] | type[str] | type[date]) -> tuple[Any, ...]:
+    """The key of a cursor whose parts are of these types (a ``date`` travels as ISO text).
+
+    Any cursor this service did not issue, whatever is wrong with it, is one refusal.
+    """
+    key = decode_cursor(cursor, len(parts))
+    out: list[Any] = []
+    for part, kind in zip(key, parts, strict=True):
+        if kind is date:
+            try:
+                out.append(date.fromisoformat(part) if isinstance(part, str) else None)
+            except ValueError as exc:
+                raise _bad_cursor() from exc
+        else:
+            out.append(part if isinstance(part, kind) else None)
+        if out[-1] is None:
+            raise _bad_cursor()
+    return tuple(out)
 
 
 def bad_cursor() -> InvalidInput:

@@ -15,9 +15,8 @@ from service.api import (
     Page,
     RetryingRoute,
     SessionDep,
-    bad_cursor,
-    decode_cursor,
     encode_cursor,
+    read_cursor,
 )
 from service.audit.orm import AuditEntry
 from service.auth.deps import AUTH_ERRORS, require_admin
@@ -88,9 +87,7 @@ def list_audit(
     total = session.scalar(select(func.count()).select_from(AuditEntry).where(*clauses)) or 0
     stmt = select(AuditEntry).where(*clauses).order_by(AuditEntry.id).limit(limit + 1)
     if cursor:
-        (after,) = decode_cursor(cursor, 1)
-        if not isinstance(after, int):
-            raise bad_cursor()
+        (after,) = read_cursor(cursor, int)
         stmt = stmt.where(AuditEntry.id > after)
     rows = session.scalars(stmt).all()
     items = [AuditRead.model_validate(r) for r in rows[:limit]]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from service.common import bulk
+from service.common.clock import this_month
 from service.db import mark_data_changed, utcnow
 from service.engine.schedule import Change
 from service.errors import Conflict, FieldError, InvalidInput, NotFound
@@ -28,10 +29,6 @@ from service.finance.schemas import (
 from service.finance.terms import BookTerms, first_of
 from service.registry import repository as registry
 from service.versions import Precondition, version_tag
-
-
-def this_month() -> date:
-    return datetime.now(UTC).date().replace(day=1)
 
 
 def to_read(asset: Asset) -> AssetRead:

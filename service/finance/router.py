@@ -16,15 +16,16 @@ from service.api import (
     RawBody,
     RetryingRoute,
     SessionDep,
-    decode_cursor,
     encode_cursor,
     etag,
     import_body,
+    read_cursor,
     set_etag,
 )
 from service.auth.deps import AUTH_ERRORS, authorize
 from service.common import bulk
 from service.common.fields import MONTH_PATTERN, SLUG_PATTERN, ImportResult, MarketDate
+from service.engine.types import AssetStatus
 from service.errors import FieldError, InvalidInput
 from service.finance import assets, depreciation, repository, terms
 from service.finance.schemas import (
@@ -33,7 +34,6 @@ from service.finance.schemas import (
     AssetRead,
     AssetReplace,
     AssetSchedule,
-    AssetStatus,
     DepreciationQuery,
     DepreciationResult,
 )
@@ -84,15 +84,7 @@ def list_assets(
             "`in_service_from` is after `in_service_to`.",
             errors=[FieldError(field="query.in_service_from", reason="after `in_service_to`")],
         )
-    after = None
-    if cursor:
-        (last_id,) = decode_cursor(cursor, 1)
-        if not isinstance(last_id, int) or isinstance(last_id, bool):
-            raise InvalidInput(
-                "The cursor is not one this service issued.",
-                errors=[FieldError(field="query.cursor", reason="malformed cursor")],
-            )
-        after = last_id
+    after = read_cursor(cursor, int)[0] if cursor else None
     flt = repository.AssetFilter(model, asset_status, location, tag, in_service_from, in_service_to)
     rows, total = repository.list_assets(session, flt, limit=limit, after=after)
     items = [assets.to_read(r) for r in rows[:limit]]

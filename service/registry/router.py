@@ -17,10 +17,10 @@ from service.api import (
     RawBody,
     RetryingRoute,
     SessionDep,
-    decode_cursor,
     encode_cursor,
     etag,
     import_body,
+    read_cursor,
     set_etag,
 )
 from service.auth.deps import AUTH_ERRORS, authorize
@@ -88,7 +88,7 @@ def list_models(
     cursor: CursorParam = None,
 ) -> Page[GpuModelRead]:
     """List GPU models, filtered, in slug order."""
-    after = str(decode_cursor(cursor, 1)[0]) if cursor else None
+    after = read_cursor(cursor, str)[0] if cursor else None
     flt = repository.ModelFilter(vendor, segment, architecture, fp8, fp4, q)
     rows, total = repository.list_models(session, flt, limit=limit, after=after)
     items = [GpuModelRead.model_validate(r) for r in rows[:limit]]
@@ -228,16 +228,7 @@ def list_observations(
         raise InvalidInput(
             "`from` is after `to`.", errors=[FieldError(field="query.from", reason="after `to`")]
         )
-    after = None
-    if cursor:
-        on, last_id = decode_cursor(cursor, 2)
-        try:
-            after = (date.fromisoformat(str(on)), int(last_id))
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput(
-                "The cursor is not one this service issued.",
-                errors=[FieldError(field="query.cursor", reason="malformed cursor")],
-            ) from exc
+    after = read_cursor(cursor, date, int) if cursor else None
     flt = repository.ObservationFilter(
         model, kind, term, provider, currency, observed_from, observed_to
     )

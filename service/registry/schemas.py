@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Self
 
 from pydantic import (
     BaseModel,
@@ -30,7 +30,7 @@ from service.common.fields import (
     StrictBool,
     Throughput,
 )
-from service.engine.types import Condition, Kind, Precision, Segment, Term
+from service.engine.types import Condition, Kind, Precision, PriceUnit, Segment, Term
 from service.text import ONE_LINE
 
 _H100: dict[str, JsonValue] = {
@@ -181,7 +181,7 @@ class ObservationCreate(BaseModel):
     kind: Kind
     price: Money = Field(description="Per GPU-hour for a lease, per GPU for a sale.")
     currency: CurrencyCode = "USD"
-    unit: Literal["gpu_hour", "gpu"] | None = Field(
+    unit: PriceUnit | None = Field(
         default=None, description="Optional; must be `gpu_hour` for a lease, `gpu` for a sale."
     )
     term: Term = "unknown"

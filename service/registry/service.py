@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.common import bulk
+from service.common.clock import today
 from service.db import mark_data_changed
 from service.errors import Conflict, FieldError, InvalidInput, NotFound
 from service.registry import repository
@@ -31,10 +32,6 @@ from service.versions import Precondition, collection_tag, version_tag
 
 PRECISION_ORDER = ("bf16", "fp8", "fp4")
 FUTURE_TOLERANCE = timedelta(days=1)
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
 
 
 # --- GPU models -------------------------------------------------------------------------------

@@ -7,12 +7,13 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import engine
+from service.common.clock import today as today  # the routers ask `service.today()`
 from service.db import current_data_version
 from service.errors import FieldError, InvalidInput, NotFound
 from service.valuation import repository
@@ -34,10 +35,6 @@ if TYPE_CHECKING:  # the edge hands the metrics in; services do not import it
 
 log = logging.getLogger("service.valuation")
 ASSUMPTION_NAMES = frozenset(spec.name for spec in engine.ASSUMPTIONS)
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,7 +355,7 @@ def residual(
 
 
 def age_from(*, as_of: date, age_months: float | None, in_service_on: date | None) -> float | None:
-    """Age in months from an in-service date (30.4375-day months), or the age given."""
+    """Age in months from an in-service date (mean Gregorian months), or the age given."""
     if age_months is not None and in_service_on is not None:
         raise InvalidInput(
             "Give age_months or in_service_on, not both.",
@@ -371,7 +368,7 @@ def age_from(*, as_of: date, age_months: float | None, in_service_on: date | Non
             "The unit is not in service yet on as_of.",
             errors=[FieldError(field="in_service_on", reason="after as_of")],
         )
-    return (as_of - in_service_on).days / 30.4375
+    return (as_of - in_service_on).days / engine.types.DAYS_PER_MONTH
 
 
 def _projection(p: engine.Projection | None) -> Projection | None:
