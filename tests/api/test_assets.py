@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.helpers import H100_FIELDS, assert_problem
+from tests.support import H100_FIELDS, assert_problem
 
 pytestmark = pytest.mark.anyio
 

@@ -15,7 +15,7 @@ from service.common import bulk
 from service.errors import InvalidInput
 from service.registry.schemas import GpuModelCreate, ObservationCreate
 from service.web.problems import status_of
-from tests.api.helpers import assert_problem, snapshot
+from tests.support import assert_problem, snapshot
 
 pytestmark = pytest.mark.anyio
 

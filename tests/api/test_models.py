@@ -9,7 +9,7 @@ from importlib import resources
 import httpx
 import pytest
 
-from tests.api.helpers import H100_FIELDS, assert_problem
+from tests.support import H100_FIELDS, assert_problem
 
 pytestmark = pytest.mark.anyio
 

@@ -16,8 +16,7 @@ from sqlalchemy import Engine
 
 from service.errors import FieldError
 from service.web.problems import problem_response
-from tests.api.helpers import H100_FIELDS, assert_problem, snapshot
-from tests.conftest import auth
+from tests.support import H100_FIELDS, assert_problem, auth, snapshot
 
 pytestmark = pytest.mark.anyio
 

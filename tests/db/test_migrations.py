@@ -14,7 +14,7 @@ from sqlalchemy import inspect
 from service import schema
 from service.db import Base, make_engine
 from service.models import load_all_models
-from tests.conftest import Backend, create_empty_database, drop_database
+from tests.support import Backend, create_empty_database, drop_database
 
 
 @pytest.fixture

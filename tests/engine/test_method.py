@@ -21,7 +21,7 @@ from service.engine import (
 )
 from service.engine.calibration import month_index
 from service.engine.types import FIXED_TERM_YEARS
-from tests.engine.valuation_data import FRONTIER, calibration, fx, models, observations, spec
+from service.reference import FRONTIER, calibration, fx, models, observations, spec
 
 DATES = (date(2023, 9, 1), date(2024, 6, 1), date(2025, 6, 1), date(2026, 6, 25))
 TRADED = (

@@ -19,7 +19,7 @@ from service.engine import (
     quote,
     residual,
 )
-from tests.engine.valuation_data import FRONTIER, calibration, fx, models, observations, spec
+from service.reference import FRONTIER, calibration, fx, models, observations, spec
 
 JUNE_2024 = date(2024, 6, 1)
 JAN_2026 = date(2026, 1, 1)
