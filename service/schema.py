@@ -1,8 +1,12 @@
-"""Alembic from Python: where the database stands against the migrations shipped with us."""
+"""Alembic from Python: where the database stands against the migrations shipped with us.
+
+``alembic.ini`` and ``migrations/`` are package data of ``service``, found with
+``importlib.resources``, so an installed wheel migrates from any working directory.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from importlib.resources import files
 
 from alembic import command
 from alembic.config import Config
@@ -12,12 +16,12 @@ from sqlalchemy import Engine
 
 from service.db import normalise_url
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = files("service")  # a directory: wheels install unzipped
 
 
 def alembic_config(url: str) -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config = Config(str(PACKAGE / "alembic.ini"))
+    config.set_main_option("script_location", str(PACKAGE / "migrations"))
     config.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
     return config
 

@@ -344,7 +344,8 @@ async def send(
     if body is not None:
         headers["Content-Type"] = (case.content_type or "application/json").encode()
     headers.update(case.headers)
-    return await client.request(method, url, content=body, headers=headers)
+    # httpx takes str and bytes header values alike at run time; its types want one kind.
+    return await client.request(method, url, content=body, headers=headers)  # type: ignore[arg-type]
 
 
 def judge(case: Case, response: httpx.Response) -> str | None:

@@ -10,7 +10,7 @@ import csv
 import io
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, MutableMapping
 from decimal import Decimal
 from typing import Any
 
@@ -188,7 +188,7 @@ async def test_csv_is_streamed_in_chunks(
         "query_string": query, "headers": [(b"host", b"testserver")], "client": ("test", 1),
         "server": ("testserver", 80), "root_path": "",
     }  # fmt: skip
-    messages: list[dict[str, Any]] = []
+    messages: list[MutableMapping[str, Any]] = []
     requested, done = False, anyio.Event()
 
     async def receive() -> dict[str, Any]:
@@ -199,7 +199,7 @@ async def test_csv_is_streamed_in_chunks(
         await done.wait()
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         messages.append(message)
         if message["type"] == "http.response.body" and not message.get("more_body"):
             done.set()

@@ -92,7 +92,7 @@ def report_cases(request: pytest.FixtureRequest) -> Iterator[None]:
 @schema.parametrize()
 # One database per operation, shared by its examples, as a real server's would be.
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_every_operation_passes_every_check(case: Case, fuzz_app: FastAPI) -> None:
+def test_every_operation_passes_every_check(case: Case[Any], fuzz_app: FastAPI) -> None:
     global cases_executed
     cases_executed += 1
     case.call_and_validate(headers=support.auth("admin"))
