@@ -103,6 +103,10 @@ def list_models(
     return session.scalars(stmt).all(), total
 
 
+def count_models(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(GpuModel)) or 0
+
+
 def existing_slugs(session: Session, slugs: set[str]) -> set[str]:
     return present(session, GpuModel.slug, slugs)
 
@@ -213,6 +217,11 @@ def get_assumption(session: Session, name: str) -> Assumption | None:
 
 def known_currencies(session: Session) -> set[str]:
     return {"USD", *session.scalars(select(FxRate.currency).distinct())}
+
+
+def fx_keys(session: Session) -> set[tuple[str, str]]:
+    """The ``(month, currency)`` of every stored FX rate."""
+    return {(m, c) for m, c in session.execute(select(FxRate.month, FxRate.currency))}
 
 
 def list_fx(

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, time
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.common import bulk
@@ -63,7 +62,7 @@ def _seed_models(session: Session) -> SeedCount:
 
 def _seed_fx(session: Session) -> SeedCount:
     records = list(csv.DictReader(data_text("fx_usd.csv").splitlines()))
-    have = {(m, c) for m, c in session.execute(select(FxRate.month, FxRate.currency))}
+    have = repository.fx_keys(session)
     new = [r for r in records if (r["month"], r["currency"]) not in have]
     session.add_all(
         FxRate(
