@@ -112,7 +112,7 @@ FIXED_TERM_YEARS: dict[str, float] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ModelSpec:
     """A GPU model as the registry describes it (dense tensor TFLOPS; 0 = unsupported)."""
 
@@ -148,7 +148,7 @@ class ModelSpec:
             raise ValueError("launch_price_usd must be positive when given")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Observation:
     """One quoted or paid price, as recorded (currency as quoted, per GPU-hour or per GPU)."""
 
