@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 
 class FieldError(BaseModel):
@@ -22,6 +22,17 @@ class FieldError(BaseModel):
     line: int | None = Field(
         default=None, description="Line (CSV, header is line 1) or item index (JSON) in a bulk."
     )
+
+
+def field_errors(exc: ValidationError, prefix: str) -> list[FieldError]:
+    """A pydantic refusal as field errors, each path under ``prefix`` (``body``, ``query``)."""
+    return [
+        FieldError(
+            field=".".join([prefix, *map(str, e["loc"])]),
+            reason=e["msg"],
+        )
+        for e in exc.errors()
+    ]
 
 
 class ServiceError(Exception):

@@ -14,7 +14,7 @@ from service.common import bulk
 from service.common.clock import this_month
 from service.db import mark_data_changed, utcnow
 from service.engine.schedule import Change
-from service.errors import Conflict, FieldError, InvalidInput, NotFound
+from service.errors import Conflict, FieldError, InvalidInput, NotFound, field_errors
 from service.finance import repository
 from service.finance.orm import Asset, BookChange
 from service.finance.schemas import (
@@ -239,13 +239,7 @@ def _validated(values: dict[str, Any]) -> AssetReplace:
     except ValidationError as exc:
         raise InvalidInput(
             "The patched asset would be invalid.",
-            errors=[
-                FieldError(
-                    field="body." + ".".join(map(str, e["loc"])) if e["loc"] else "body",
-                    reason=e["msg"],
-                )
-                for e in exc.errors()
-            ],
+            errors=field_errors(exc, "body"),
         ) from exc
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from service.common import bulk
 from service.common.clock import today
 from service.db import mark_data_changed
-from service.errors import Conflict, FieldError, InvalidInput, NotFound
+from service.errors import Conflict, FieldError, InvalidInput, NotFound, field_errors
 from service.registry import repository
 from service.registry.orm import Assumption, FrontierEntry, GpuModel, Observation
 from service.registry.schemas import (
@@ -85,13 +85,7 @@ def patch_model(
     except ValidationError as exc:
         raise InvalidInput(
             "The patched model would be invalid.",
-            errors=[
-                FieldError(
-                    field="body." + ".".join(map(str, e["loc"])) if e["loc"] else "body",
-                    reason=e["msg"],
-                )
-                for e in exc.errors()
-            ],
+            errors=field_errors(exc, "body"),
         ) from exc
     for key, value in model_values(checked).items():
         setattr(model, key, value)
