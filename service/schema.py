@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from importlib.resources import files
+from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
@@ -16,12 +17,14 @@ from sqlalchemy import Engine
 
 from service.db import normalise_url
 
-PACKAGE = files("service")  # a directory: wheels install unzipped
+#: The directory holding ``alembic.ini`` and ``migrations/``: the installed package itself
+#: (wheels install unzipped, so it is a real directory).
+ROOT = Path(str(files("service")))
 
 
 def alembic_config(url: str) -> Config:
-    config = Config(str(PACKAGE / "alembic.ini"))
-    config.set_main_option("script_location", str(PACKAGE / "migrations"))
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
     config.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
     return config
 
