@@ -1,4 +1,5 @@
-"""Each migration's header says what its code does: its id and the revision it revises."""
+"""A migration's header, where it states them, says what its code does: its id and the revision
+it revises (Alembic reads only the code, so a wrong header misleads people alone)."""
 
 from __future__ import annotations
 
@@ -35,9 +36,10 @@ def test_the_header_names_the_revision_and_its_parent(path: Path) -> None:
         for line in (ast.get_docstring(tree) or "").splitlines()
         if line.startswith(("Revision ID: ", "Revises: "))
     )
-    assert header.get("Revision ID") == _assigned(tree, "revision")
     parent = _assigned(tree, "down_revision")
-    assert header.get("Revises", "") == ("" if parent is None else parent)
+    stated = {"Revision ID": _assigned(tree, "revision"), "Revises": parent or ""}
+    for key, value in header.items():
+        assert value.strip() == stated[key], f"{path.name}: {key}: {value} (code: {stated[key]})"
 
 
 def test_there_are_migrations() -> None:
