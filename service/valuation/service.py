@@ -355,7 +355,9 @@ def residual(
 
 
 def age_from(*, as_of: date, age_months: float | None, in_service_on: date | None) -> float | None:
-    """Age in months from an in-service date (mean Gregorian months), or the age given."""
+    """Age in months from an in-service date (30.4375-day months, as the fleet valuation in
+    ``valuation/fleet.py`` counts them, so a fleet line equals ``/residual``), or the age given.
+    The engine's month is ``engine.types.DAYS_PER_MONTH``; both callers move to it together."""
     if age_months is not None and in_service_on is not None:
         raise InvalidInput(
             "Give age_months or in_service_on, not both.",
@@ -368,7 +370,7 @@ def age_from(*, as_of: date, age_months: float | None, in_service_on: date | Non
             "The unit is not in service yet on as_of.",
             errors=[FieldError(field="in_service_on", reason="after as_of")],
         )
-    return (as_of - in_service_on).days / engine.types.DAYS_PER_MONTH
+    return (as_of - in_service_on).days / 30.4375
 
 
 def _projection(p: engine.Projection | None) -> Projection | None:
