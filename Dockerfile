@@ -2,6 +2,7 @@
 # gpuval API image. Build: `docker build -t gpuval .`; production wiring is in docker-compose.yml.
 
 # --- build: install the project and its runtime dependencies (no dev extras) into a venv ---
+# The package carries its migrations and alembic.ini, so the venv is all the runtime needs.
 FROM python:3.11-slim AS build
 
 ENV PIP_NO_CACHE_DIR=1 \
@@ -22,7 +23,6 @@ FROM python:3.11-slim AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
-    PYTHONPATH=/app \
     HOST=0.0.0.0 \
     PORT=8000
 
@@ -31,12 +31,6 @@ RUN groupadd --system --gid 10001 gpuval \
     && install -d -o gpuval -g gpuval /data
 
 COPY --from=build /opt/venv /opt/venv
-
-# service.schema finds alembic.ini and migrations/ next to the service package, so the three
-# live side by side in /app, which PYTHONPATH puts ahead of the installed copy.
-COPY service/ /app/service/
-COPY migrations/ /app/migrations/
-COPY alembic.ini /app/alembic.ini
 
 # The embedded SQLite default (no DATABASE_URL) writes gpuval.db here; mount a volume to keep it.
 WORKDIR /data

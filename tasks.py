@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Set up and run the project with nothing but Python: ``python3 tasks.py TASK [ARGS]``.
 
-Tasks: run, test, lint, openapi, and gpuval (the command line: ``tasks.py gpuval keys list``).
+Tasks: run, test, lint (ruff, mypy, import contracts), openapi, and gpuval (the command line:
+``tasks.py gpuval keys list``).
 
 Creates ``.venv`` (once, and again when pyproject.toml changes), installs the project with its
 test extras, then runs the task inside it. The README's two commands and CI both use this file.
@@ -65,6 +66,7 @@ TASKS = {
         [BIN / "ruff", "check", "."],
         [BIN / "ruff", "format", "--check", "."],
         [BIN / "mypy"],
+        [BIN / "lint-imports"],
     ],
     "openapi": lambda rest: [[BIN / "gpuval", "openapi", *rest]],
     "gpuval": lambda rest: [[BIN / "gpuval", *rest]],

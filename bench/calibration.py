@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from service.engine import QUOTE_TERMS, backtest, calibrate, quote, residual
-from tests.engine.valuation_data import FRONTIER, fx, models, observations
+from service.reference import FRONTIER, fx, models, observations
 
 #: Evidence dates to calibrate at: early, middle and end of the shipped data.
 AS_OF = (date(2024, 6, 1), date(2025, 6, 1), date(2026, 6, 30))

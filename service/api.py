@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import logging
-from collections.abc import Callable, Coroutine, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any, Generic, TypeVar
 
 import anyio
@@ -26,6 +27,7 @@ from service.errors import (
     PreconditionRequired,
 )
 from service.text import text_problem
+from service.versions import version_tag
 
 T = TypeVar("T")
 log = logging.getLogger("service.api")
@@ -129,6 +131,26 @@ def decode_cursor(cursor: str, arity: int) -> list[Any]:
     return key
 
 
+def read_cursor(cursor: str, *parts: type[int] | type[str] | type[date]) -> tuple[Any, ...]:
+    """The key of a cursor whose parts are of these types (a ``date`` travels as ISO text).
+
+    Any cursor this service did not issue, whatever is wrong with it, is one refusal.
+    """
+    key = decode_cursor(cursor, len(parts))
+    out: list[Any] = []
+    for part, kind in zip(key, parts, strict=True):
+        if kind is date:
+            try:
+                out.append(date.fromisoformat(part) if isinstance(part, str) else None)
+            except ValueError as exc:
+                raise _bad_cursor() from exc
+        else:
+            out.append(part if isinstance(part, kind) else None)
+        if out[-1] is None:
+            raise _bad_cursor()
+    return tuple(out)
+
+
 def bad_cursor() -> InvalidInput:
     """The refusal of a cursor this service did not issue."""
     return _bad_cursor()
@@ -150,29 +172,32 @@ def _bad_cursor() -> InvalidInput:
 
 
 def etag(revision: int | str) -> str:
-    return f'"{revision}"'
+    """The ``ETag`` of a row at a revision."""
+    return version_tag(revision)
 
 
-def collection_etag(members: Iterable[str]) -> str:
-    """One tag for a whole collection: it changes when any member is added, changed or removed."""
-    return etag(hashlib.sha256("|".join(members).encode()).hexdigest()[:20])
-
-
-def check_if_match(if_match: str | None, current: str) -> None:
+@dataclass(frozen=True, slots=True)
+class IfMatchHeader:
     """RFC 9110 §13.1.1 and RFC 6585 §3: a change must name the version it changes.
 
-    No ``If-Match`` is 428; one that matches neither the current tag nor ``*`` is 412.
+    The ``Precondition`` services check. No ``If-Match`` is 428; one that matches neither the
+    current tag nor ``*`` is 412.
     """
-    if if_match is None:
-        raise PreconditionRequired(
-            f"Send If-Match with the ETag of your last read (current: {current}) to change this."
+
+    value: str | None
+
+    def check(self, current: str) -> None:
+        if self.value is None:
+            raise PreconditionRequired(
+                f"Send If-Match with the ETag of your last read (current: {current}) to change "
+                "this."
+            )
+        tags = {t.strip() for t in self.value.split(",")}
+        if "*" in tags or current in tags:
+            return
+        raise PreconditionFailed(
+            f"If-Match {self.value} does not match the current ETag {current}; fetch it again."
         )
-    tags = {t.strip() for t in if_match.split(",")}
-    if "*" in tags or current in tags:
-        return
-    raise PreconditionFailed(
-        f"If-Match {if_match} does not match the current ETag {current}; fetch it again."
-    )
 
 
 def set_etag(response: Response, tag: str) -> None:

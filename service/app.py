@@ -14,14 +14,13 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from service import __version__, docs_ui, errors, openapi_names, schema, ui
+from service import __version__, docs_ui, openapi_names, schema, ui
 from service.audit.router import router as audit_router
 from service.auth.deps import READ_METHODS, authorize, authorize_read
 from service.auth.router import router as keys_router
 from service.config import Settings
 from service.db import make_engine, make_sessionmaker
 from service.edge import InputGuardMiddleware
-from service.errors import LastResortMiddleware, Problem
 from service.finance.router import router as finance_router
 from service.idempotency import IdempotencyMiddleware
 from service.models import load_all_models
@@ -32,6 +31,8 @@ from service.valuation.cache import CalibrationCache
 from service.valuation.fleet_router import router as fleet_router
 from service.valuation.router import router as valuation_router
 from service.valuation.service import Valuer
+from service.web import problems
+from service.web.problems import LastResortMiddleware, Problem
 
 log = logging.getLogger("service")
 
@@ -118,7 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.valuer = Valuer(CalibrationCache(), metrics)
-    errors.install(app)
+    problems.install(app)
     docs_ui.install(app)
     app.include_router(ui.router)
     app.include_router(ops_router)

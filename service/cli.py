@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
@@ -253,7 +252,8 @@ def _seed(settings: Settings) -> None:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from service.registry import bulk, service
+    from service.common import bulk
+    from service.registry import service
 
     if (code := _require_current_schema(settings)) is not None:
         return code
@@ -319,13 +319,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _prepare_embedded(settings: Settings) -> None:
     """The embedded default needs no setup: migrate, and load the catalogue into an empty file."""
-    from service.registry.orm import GpuModel
+    from service.registry import repository
 
     schema.upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
         with unit_of_work(make_sessionmaker(engine)) as session:
-            empty = not session.scalar(select(func.count()).select_from(GpuModel))
+            empty = repository.count_models(session) == 0
     finally:
         engine.dispose()
     if empty:

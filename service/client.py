@@ -10,7 +10,9 @@
     async with AsyncGpuvalClient("https://gpuval.internal", api_key=KEY) as gpuval:
         quotes = await gpuval.quote_batch([{"model": "nvidia-a100-sxm4-80gb", "term": "3y"}])
 
-Results are the service's own response models (:class:`Quote`, :class:`Residual`). Any
+Results are the service's answers (:class:`Quote`, :class:`Residual`), typed by models
+generated from its OpenAPI document (``service.client_types``), so the client loads neither
+the server nor its engine. Any
 problem+json answer raises a :class:`GpuvalError` subclass carrying the problem. Connection
 errors, timeouts, 429 and 5xx are retried with exponential backoff and full jitter, honouring
 ``Retry-After`` up to ``max_wait``; other 4xx answers are never retried.
@@ -23,8 +25,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from email.utils import parsedate_to_datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
@@ -33,7 +34,16 @@ import httpx
 from pydantic import ValidationError as _SchemaError
 from pydantic_core import to_jsonable_python
 
-from service.valuation.schemas import QuoteBatchRead, QuoteRead, ResidualRead
+from service.client_errors import (
+    AuthError,
+    GpuvalError,
+    InvalidRequestError,
+    NotFoundError,
+    UnavailableError,
+    raise_for,
+    retry_after,
+)
+from service.client_types import QuoteBatchRead, QuoteRead, ResidualRead
 
 __all__ = [
     "AsyncGpuvalClient",
@@ -54,55 +64,6 @@ log = logging.getLogger("service.client")
 RETRYABLE_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
-class GpuvalError(Exception):
-    """An error answer from gpuval; problem+json fields when the body was a problem."""
-
-    def __init__(
-        self,
-        detail: str,
-        *,
-        status: int | None = None,
-        type: str | None = None,
-        title: str | None = None,
-        instance: str | None = None,
-        errors: list[dict[str, Any]] | None = None,
-    ) -> None:
-        super().__init__(f"{status} {title}: {detail}" if status else detail)
-        self.detail, self.status, self.type, self.title = detail, status, type, title
-        self.instance = instance
-        self.errors = errors or []
-
-    @property
-    def fields(self) -> list[str]:
-        """Dotted paths of the failing fields, e.g. ``query.gpus``."""
-        return [str(e.get("field")) for e in self.errors]
-
-
-class NotFoundError(GpuvalError):
-    """404: unknown model (or path)."""
-
-
-class InvalidRequestError(GpuvalError):
-    """400 or 422: the request was refused; see ``errors``."""
-
-
-class AuthError(GpuvalError):
-    """401 or 403: missing, unknown or under-scoped API key."""
-
-
-class UnavailableError(GpuvalError):
-    """5xx, or no answer at all, after every retry."""
-
-
-_BY_STATUS: dict[int, type[GpuvalError]] = {
-    400: InvalidRequestError,
-    422: InvalidRequestError,
-    401: AuthError,
-    403: AuthError,
-    404: NotFoundError,
-}
-
-
 @dataclass(frozen=True)
 class _Call(Generic[T]):
     request: httpx.Request
@@ -116,47 +77,9 @@ def _query(**values: Any) -> dict[str, str | int | float | bool]:
     }
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-        except (TypeError, ValueError):
-            return None
-
-
-def _raise_for(response: httpx.Response) -> None:
-    if response.is_success:
-        return
-    status = response.status_code
-    kind = _BY_STATUS.get(status, UnavailableError if status >= 500 else GpuvalError)
-    body = _json(response) if "problem+json" in response.headers.get("content-type", "") else None
-    if isinstance(body, dict):
-        raise kind(
-            str(body.get("detail", "")),
-            status=status,
-            type=body.get("type"),
-            title=body.get("title"),
-            instance=body.get("instance"),
-            errors=list(body.get("errors") or []),
-        )
-    raise kind(response.text or response.reason_phrase, status=status, title=response.reason_phrase)
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
 def _parser(read: Callable[[bytes], T]) -> Callable[[httpx.Response], T]:
     def parse(response: httpx.Response) -> T:
-        _raise_for(response)
+        raise_for(response)
         try:
             return read(response.content)
         except _SchemaError as exc:
@@ -234,7 +157,7 @@ class _Base:
         if isinstance(outcome, Exception):
             reason = type(outcome).__name__
         elif outcome.status_code == 429 or outcome.status_code >= 500:
-            reason, hinted = str(outcome.status_code), _retry_after(outcome)
+            reason, hinted = str(outcome.status_code), retry_after(outcome)
         else:
             return None
         ceiling = min(self.max_wait, self.backoff * 2**attempt)

@@ -14,8 +14,9 @@ from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import FieldError, RefusedInput, problem_response
+from service.errors import FieldError
 from service.text import text_problem
+from service.web.problems import RefusedInput, problem_response
 
 MAX_BODY_BYTES = 32 * 1024 * 1024  # the bulk import limit; no request body is larger
 MAX_QUERY_BYTES = 8 * 1024

@@ -1,30 +1,17 @@
-"""Domain errors and their one mapping, at the edge, to RFC 9457 ``application/problem+json``."""
+"""Domain errors: what went wrong, in the domain's words, with no knowledge of HTTP.
+
+Every error carries a ``kind`` (a stable slug, the last part of the problem ``type``) and, when
+the caller's input is at fault, the fields concerned (``errors``). The web edge
+(``service.web.problems``) maps kinds to statuses and renders RFC 9457 problems; the command
+line prints the detail. Nothing here imports a web framework.
+"""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from http import HTTPStatus
-from typing import Any
+from typing import ClassVar
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.orm.exc import StaleDataError
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import compile_path
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from service.db import CommitOutcomeUnknown
-from service.observability import Metrics, report_server_error
-
-log = logging.getLogger("service.errors")
-
-PROBLEM_JSON = "application/problem+json"
-PROBLEM_BASE = "urn:gpuval:problem:"
+from pydantic import BaseModel, Field, ValidationError
 
 
 class FieldError(BaseModel):
@@ -37,301 +24,65 @@ class FieldError(BaseModel):
     )
 
 
-class Problem(BaseModel):
-    """RFC 9457 problem details."""
-
-    type: str = Field(examples=[f"{PROBLEM_BASE}not-found"])
-    title: str = Field(examples=["Not Found"])
-    status: int = Field(examples=[404])
-    detail: str = Field(examples=["No GPU model with slug 'nvidia-x999'."])
-    instance: str | None = Field(default=None, examples=["/models/nvidia-x999"])
-    errors: list[FieldError] | None = None
+def field_errors(exc: ValidationError, prefix: str) -> list[FieldError]:
+    """A pydantic refusal as field errors, each path under ``prefix`` (``body``, ``query``)."""
+    return [
+        FieldError(
+            field=".".join([prefix, *map(str, e["loc"])]),
+            reason=e["msg"],
+        )
+        for e in exc.errors()
+    ]
 
 
 class ServiceError(Exception):
     """Base of every error a caller can cause or should be told about."""
 
-    status: int = 400
-    kind: str = "bad-request"
+    kind: ClassVar[str] = "bad-request"
 
-    def __init__(
-        self,
-        detail: str,
-        *,
-        errors: Sequence[FieldError] = (),
-        headers: dict[str, str] | None = None,
-    ) -> None:
+    def __init__(self, detail: str, *, errors: Sequence[FieldError] = ()) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = list(errors)
-        self.headers = headers or {}
 
 
 class Unauthorized(ServiceError):
-    status, kind = 401, "unauthorized"
+    """No credentials, or credentials that name nobody."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="gpuval"'})
+    kind = "unauthorized"
 
 
 class Forbidden(ServiceError):
-    status, kind = 403, "forbidden"
+    """Known caller, insufficient scope."""
+
+    kind = "forbidden"
 
 
 class NotFound(ServiceError):
-    status, kind = 404, "not-found"
+    kind = "not-found"
 
 
 class Conflict(ServiceError):
-    status, kind = 409, "conflict"
+    """The change contradicts what is stored (a duplicate, a row still in use)."""
+
+    kind = "conflict"
 
 
 class PreconditionFailed(ServiceError):
-    status, kind = 412, "precondition-failed"
+    """The caller changed a version it no longer has: someone else changed it meanwhile."""
+
+    kind = "precondition-failed"
 
 
 class PreconditionRequired(ServiceError):
-    status, kind = 428, "precondition-required"
+    """The caller must name the version it changes."""
+
+    kind = "precondition-required"
 
 
 class InvalidInput(ServiceError):
-    status, kind = 422, "validation-error"
+    kind = "validation-error"
 
 
 class PayloadTooLarge(ServiceError):
-    status, kind = 413, "payload-too-large"
-
-
-class RefusedInput(StarletteHTTPException):
-    """Input refused by the ASGI input guard, possibly from inside the receive channel.
-
-    It is an HTTPException because FastAPI re-raises those when reading a body (any other
-    exception there becomes a bare 400), so the caller gets this status, detail and ``errors``.
-    """
-
-    def __init__(
-        self, status: int, detail: str, *, kind: str, errors: Sequence[FieldError]
-    ) -> None:
-        super().__init__(status, detail)
-        self.kind = kind
-        self.errors = list(errors)
-
-
-def _printable(text: str) -> str:
-    """Lone surrogates cannot be encoded as UTF-8: echoing one (an unknown JSON key, say) in a
-    problem would fail the answer itself. They are shown as escapes."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def problem_response(
-    status: int,
-    detail: str,
-    *,
-    kind: str | None = None,
-    instance: str | None = None,
-    errors: Sequence[FieldError] = (),
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": PROBLEM_BASE + (kind or _kind_for(status)),
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": _printable(detail),
-    }
-    if instance:
-        body["instance"] = _printable(instance)
-    if errors:
-        body["errors"] = [
-            {k: _printable(v) if isinstance(v, str) else v for k, v in entry.items()}
-            for entry in (e.model_dump(exclude_none=True) for e in errors)
-        ]
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
-
-
-def server_error_response(instance: str | None = None) -> JSONResponse:
-    """The answer to an exception nobody expected: logged and counted by the caller."""
-    return problem_response(
-        500,
-        "An unexpected error occurred; it has been logged with the request id.",
-        kind="server-error",
-        instance=instance,
-    )
-
-
-def _kind_for(status: int) -> str:
-    return HTTPStatus(status).phrase.lower().replace(" ", "-").replace("'", "")
-
-
-def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries declaring problem+json for the given statuses."""
-    return {
-        status: {
-            "description": HTTPStatus(status).phrase,
-            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-        }
-        for status in statuses
-    }
-
-
-def validation_errors(exc: RequestValidationError) -> list[FieldError]:
-    out = []
-    for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ())]
-        out.append(FieldError(field=".".join(loc) or "body", reason=str(err.get("msg", "invalid"))))
-    return out
-
-
-class LastResortMiddleware:
-    """Answers an exception that escaped every handler with a problem+json 500, and keeps the
-    connection: Starlette's ServerErrorMiddleware answers too but then re-raises, and uvicorn
-    closes a keep-alive connection whose application raised, failing the client's next request.
-
-    It sits inside RequestContextMiddleware (so the request id is known and the 500 counted) and
-    outside IdempotencyMiddleware (which releases the key when the exception passes through it).
-    An exception after the answer has started cannot be answered: it is logged and re-raised, so
-    that the truncated answer ends with the connection rather than looking complete.
-    """
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking)
-        except Exception as exc:
-            report_server_error(self.metrics, scope, exc)
-            if started:
-                raise
-            await server_error_response(scope.get("path"))(scope, receive, send)
-
-
-def install(app: FastAPI) -> None:
-    """Map every error to problem+json, once."""
-
-    async def on_service_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ServiceError)
-        return problem_response(
-            exc.status,
-            exc.detail,
-            kind=exc.kind,
-            instance=request.url.path,
-            errors=exc.errors,
-            headers=exc.headers,
-        )
-
-    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        if any(e.get("type") == "json_invalid" for e in exc.errors()):
-            return problem_response(
-                400,
-                "The request body is not valid JSON.",
-                kind="malformed-json",
-                instance=request.url.path,
-                errors=validation_errors(exc),
-            )
-        return problem_response(
-            422,
-            "The request has invalid fields; see `errors`.",
-            kind="validation-error",
-            instance=request.url.path,
-            errors=validation_errors(exc),
-        )
-
-    async def on_http(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
-        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-        headers = dict(exc.headers or {})
-        if exc.status_code == 405:
-            headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
-        return problem_response(
-            exc.status_code,
-            detail,
-            kind=getattr(exc, "kind", None),
-            instance=request.url.path,
-            errors=getattr(exc, "errors", ()),
-            headers=headers,
-        )
-
-    async def on_stale(request: Request, exc: Exception) -> JSONResponse:
-        return problem_response(
-            412,
-            "The resource was changed by someone else meanwhile; fetch it again and retry.",
-            instance=request.url.path,
-        )
-
-    async def on_db_down(request: Request, exc: Exception) -> JSONResponse:
-        log.warning("database unavailable: %s", exc)
-        return problem_response(
-            503,
-            "The database is unreachable; retry shortly.",
-            kind="database-unavailable",
-            instance=request.url.path,
-            headers={"Retry-After": "2"},
-        )
-
-    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        report_server_error(request.app.state.metrics, request.scope, exc)
-        return server_error_response(request.url.path)
-
-    app.add_exception_handler(ServiceError, on_service_error)
-    app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(StaleDataError, on_stale)
-    app.add_exception_handler(OperationalError, on_db_down)
-    app.add_exception_handler(PoolTimeoutError, on_db_down)
-
-    async def on_commit_unknown(request: Request, exc: Exception) -> JSONResponse:
-        log.warning("connection lost during commit: %s", exc)
-        return problem_response(
-            503,
-            "The database connection dropped while committing; the change may or may not have "
-            "been applied. Read the resource (or the audit log) before writing again.",
-            kind="commit-outcome-unknown",
-            instance=request.url.path,
-            headers={"Retry-After": "2"},
-        )
-
-    app.add_exception_handler(DBAPIError, _on_dbapi(on_db_down, on_unexpected))
-    app.add_exception_handler(CommitOutcomeUnknown, on_commit_unknown)
-    app.add_exception_handler(Exception, on_unexpected)
-
-
-def allowed_methods(request: Request) -> str:
-    """Every documented method of the requested path, for ``Allow`` on a 405 (RFC 9110 §15.5.6).
-
-    Each method is its own route, so the route that refuses knows only its own method; the
-    OpenAPI paths know them all. A fixed path (``/models/import``) is its own resource and is
-    not merged with the templated sibling (``/models/{slug}``) that also matches it.
-    """
-    paths: dict[str, dict[str, Any]] = request.app.openapi().get("paths", {})
-    path = request.url.path
-    if path in paths:
-        matching = [paths[path]]
-    else:
-        matching = [ops for tpl, ops in paths.items() if compile_path(tpl)[0].fullmatch(path)]
-    methods = {m.upper() for ops in matching for m in ops if m in _HTTP_METHODS}
-    return ", ".join(sorted(methods))
-
-
-_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
-
-
-def _on_dbapi(on_db_down: Any, on_unexpected: Any) -> Any:
-    async def handler(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, DBAPIError)
-        if exc.connection_invalidated:
-            return await on_db_down(request, exc)  # type: ignore[no-any-return]
-        return await on_unexpected(request, exc)  # type: ignore[no-any-return]
-
-    return handler
+    kind = "payload-too-large"

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.db import Base, UTCDateTime, utcnow
-from service.errors import problem_response
+from service.web.problems import problem_response
 
 HEADER = "idempotency-key"
 TTL = timedelta(hours=24)

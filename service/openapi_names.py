@@ -15,10 +15,21 @@ import re
 from typing import Any, get_args
 
 from service.auth.keys import Scope
-from service.finance.schemas import AssetStatus, BookMethod, DepreciationMethod, MacrsConvention
-from service.registry.schemas import Condition, Kind, Precision, Segment, Term
+from service.engine.types import (
+    AssetStatus,
+    BookMethod,
+    Condition,
+    DepreciationMethod,
+    Kind,
+    Precision,
+    Premise,
+    QuoteTerm,
+    Segment,
+    Term,
+)
+from service.engine.types import Convention as MacrsConvention
 from service.valuation.fleet.valuation import Regime
-from service.valuation.schemas import Premise, QuoteSegment, QuoteTerm
+from service.valuation.schemas import QuoteSegment
 
 VOCABULARIES: dict[str, Any] = {
     "QuoteTerm": QuoteTerm,

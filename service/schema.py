@@ -1,7 +1,12 @@
-"""Alembic from Python: where the database stands against the migrations shipped with us."""
+"""Alembic from Python: where the database stands against the migrations shipped with us.
+
+``alembic.ini`` and ``migrations/`` are package data of ``service``, found with
+``importlib.resources``, so an installed wheel migrates from any working directory.
+"""
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 from alembic import command
@@ -12,7 +17,9 @@ from sqlalchemy import Engine
 
 from service.db import normalise_url
 
-ROOT = Path(__file__).resolve().parent.parent
+#: The directory holding ``alembic.ini`` and ``migrations/``: the installed package itself
+#: (wheels install unzipped, so it is a real directory).
+ROOT = Path(str(files("service")))
 
 
 def alembic_config(url: str) -> Config:

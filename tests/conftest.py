@@ -8,11 +8,8 @@ each other. With ``CI=true`` an unreachable PostgreSQL fails the run: nothing is
 
 from __future__ import annotations
 
-import itertools
-import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -26,27 +23,25 @@ from sqlalchemy.orm import Session
 from service import schema
 from service.app import create_app
 from service.auth.keys import SCOPES, create_key
-from service.config import Settings
 from service.db import make_engine, make_sessionmaker, normalise_url, unit_of_work
 from service.registry.seed import seed_all
+from tests.support import (
+    KEYS,
+    TEST_DATABASE_URL,
+    TEST_SECRET,
+    Backend,
+    _admin,
+    _counter,
+    create_empty_database,
+    drop_database,
+    make_client,
+    settings_for,
+)
 
 # No per-example time limit: hypothesis's default 200 ms deadline is a timed assertion, and on
 # a shared, loaded machine a slow example is load, not a defect.
 hypothesis_settings.register_profile("gpuval", deadline=None)
 hypothesis_settings.load_profile("gpuval")
-
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
-_counter = itertools.count()
-
-
-@dataclass(frozen=True)
-class Backend:
-    name: str
-    admin_url: str | None  # PostgreSQL: a database to issue CREATE/DROP DATABASE from
-
-    def url_for(self, database: str) -> str:
-        assert self.admin_url is not None
-        return make_url(self.admin_url).set(database=database).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
@@ -65,39 +60,6 @@ def backend() -> Backend:
     return Backend("postgresql", url)
 
 
-def _admin(backend: Backend) -> Engine:
-    assert backend.admin_url is not None
-    return create_engine(backend.admin_url, isolation_level="AUTOCOMMIT")
-
-
-def create_empty_database(backend: Backend, tmp: Path) -> str:
-    """A brand-new empty database of the backend under test; returns its URL."""
-    n = next(_counter)
-    if backend.name == "sqlite":
-        return f"sqlite:///{tmp / f'empty-{n}.db'}"
-    name = f"{make_url(backend.admin_url or '').database}_e{os.getpid()}_{n}"
-    admin = _admin(backend)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return backend.url_for(name)
-
-
-def drop_database(backend: Backend, url: str) -> None:
-    if backend.name == "sqlite":
-        return
-    name = make_url(url).database
-    admin = _admin(backend)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-TEST_SECRET = "test-secret-not-for-production"
-KEYS: dict[str, str] = {}  # scope -> plaintext key, issued in the template
-
-
 @pytest.fixture(scope="session")
 def template_url(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database holding the reference catalogue and one key per scope."""
@@ -113,10 +75,6 @@ def template_url(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> 
     engine.dispose()
     yield url
     drop_database(backend, url)
-
-
-def auth(scope: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {KEYS[scope]}"}
 
 
 @pytest.fixture
@@ -154,22 +112,11 @@ def session(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def test_settings(db_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {"warm_calibration": False, **overrides}
-    return Settings(database_url=db_url, api_key_secret=TEST_SECRET, json_logs=False, **values)  # type: ignore[arg-type]
-
-
 @pytest.fixture
 async def app(db_url: str) -> AsyncIterator[FastAPI]:
-    app = create_app(test_settings(db_url))
+    app = create_app(settings_for(db_url))
     async with app.router.lifespan_context(app):
         yield app
-
-
-def make_client(app: FastAPI, scope: str | None) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    headers = auth(scope) if scope else {}
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers)
 
 
 @pytest.fixture

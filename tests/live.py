@@ -19,8 +19,8 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from tests import conftest
-from tests.conftest import Backend
+from tests import support
+from tests.support import Backend
 
 START_TIMEOUT_S = 30.0
 
@@ -35,7 +35,7 @@ def database_copy(backend: Backend, template_url: str, tmp: Path) -> Iterator[st
         return
     template = make_url(template_url).database
     name = f"{template}_live"
-    admin = conftest._admin(backend)
+    admin = support._admin(backend)
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         connection.execute(
@@ -46,7 +46,7 @@ def database_copy(backend: Backend, template_url: str, tmp: Path) -> Iterator[st
     try:
         yield url
     finally:
-        conftest.drop_database(backend, url)
+        support.drop_database(backend, url)
 
 
 @contextmanager

@@ -263,26 +263,22 @@ def test_the_image_runs_gpuval_serve(final_stage: list[tuple[str, str]]) -> None
     _parse_cli(argv[1:])
 
 
-def test_the_image_ships_migrations_beside_the_service_package(
+def test_the_image_copies_the_package_once_and_installs_it_whole(
     final_stage: list[tuple[str, str]],
 ) -> None:
-    landed = _copied_to(final_stage)
-    assert {"service", "migrations", "alembic.ini"} <= landed.keys()
-    # service.schema looks for alembic.ini and migrations/ next to the service package.
-    app_dirs = {
-        posixpath.dirname(landed[name]) for name in ("service", "migrations", "alembic.ini")
-    }
-    assert len(app_dirs) == 1, f"service, migrations and alembic.ini are split: {landed}"
-    (app_dir,) = app_dirs
-    assert posixpath.basename(landed["service"]) == "service"
-    assert posixpath.basename(landed["migrations"]) == "migrations"
-    assert posixpath.basename(landed["alembic.ini"]) == "alembic.ini"
-
-    env: dict[str, str] = {}
-    for keyword, arguments in final_stage:
-        if keyword == "ENV":
-            env.update(_env_assignments(arguments))
-    assert app_dir in env.get("PYTHONPATH", "").split(":"), "the copied package must be imported"
+    """The service (with its migrations and alembic.ini, which are package data) is copied
+    into the build stage and installed into the venv; the runtime takes the venv only."""
+    assert _copied_to(final_stage) == {}, "the runtime stage copies from the build context"
+    assert not any(
+        keyword == "ENV" and "PYTHONPATH" in _env_assignments(arguments)
+        for keyword, arguments in final_stage
+    ), "nothing should shadow the installed package"
+    build = _instructions(DOCKERFILE.read_text())
+    build_stage = build[: next(i for i in range(1, len(build)) if build[i][0] == "FROM")]
+    landed = _copied_to(build_stage)
+    assert "service" in landed and "migrations" not in landed and "alembic.ini" not in landed
+    installs = [args for keyword, args in build_stage if keyword == "RUN" and "pip install" in args]
+    assert installs and all(" -e " not in f" {args} " for args in installs)
 
 
 def test_the_image_listens_on_8000_as_a_non_root_user(final_stage: list[tuple[str, str]]) -> None:
@@ -305,5 +301,5 @@ def test_the_dockerfile_parser_sees_continued_lines_and_stages() -> None:
     stage = _final_stage(_instructions(text))
     assert stage == [("FROM", "b"), ("ENV", "A=1 B=2"), ("CMD", '["gpuval", "serve"]')]
     assert _env_assignments("A=1 B=2") == {"A": "1", "B": "2"}
-    copies = [("WORKDIR", "/app"), ("COPY", "alembic.ini ./"), ("COPY", "migrations/ db/")]
-    assert _copied_to(copies) == {"alembic.ini": "/app/alembic.ini", "migrations": "/app/db"}
+    copies = [("WORKDIR", "/app"), ("COPY", "pyproject.toml ./"), ("COPY", "service/ pkg/")]
+    assert _copied_to(copies) == {"pyproject.toml": "/app/pyproject.toml", "service": "/app/pkg"}

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import event, insert
 from sqlalchemy.orm import Session, attributes
 
-from service.audit.orm import Audited, AuditEntry, jsonable
+from service.audit.orm import AuditEntry
+from service.common.audited import Audited, jsonable
 from service.db import utcnow
 
 

@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, select
 
 from service.api import (
     CursorParam,
@@ -15,15 +14,15 @@ from service.api import (
     Page,
     RetryingRoute,
     SessionDep,
-    bad_cursor,
-    decode_cursor,
     encode_cursor,
+    read_cursor,
 )
-from service.audit.orm import AuditEntry
+from service.audit import repository
 from service.auth.deps import AUTH_ERRORS, require_admin
-from service.errors import FieldError, InvalidInput, responses
-from service.registry.schemas import Instant
+from service.common.fields import Instant
+from service.errors import FieldError, InvalidInput
 from service.text import SingleLine
+from service.web.problems import responses
 
 router = APIRouter(
     tags=["audit"],
@@ -65,33 +64,22 @@ def list_audit(
     cursor: CursorParam = None,
 ) -> Page[AuditRead]:
     """Every recorded change, oldest first, with who made it and the values before and after."""
-    clauses = []
-    if entity:
-        clauses.append(AuditEntry.entity == entity)
-    if entity_id:
-        clauses.append(AuditEntry.entity_id == entity_id)
-    if action:
-        clauses.append(AuditEntry.action == action)
-    if actor_key_id:
-        clauses.append(AuditEntry.actor_key_id == actor_key_id)
     for name, instant in (("since", since), ("until", until)):
         if instant is not None and instant.tzinfo is None:
             raise InvalidInput(
                 "Give instants with a time zone.",
                 errors=[FieldError(field=f"query.{name}", reason="naive datetime")],
             )
-    if since:
-        clauses.append(AuditEntry.at >= since)
-    if until:
-        clauses.append(AuditEntry.at < until)
-    total = session.scalar(select(func.count()).select_from(AuditEntry).where(*clauses)) or 0
-    stmt = select(AuditEntry).where(*clauses).order_by(AuditEntry.id).limit(limit + 1)
-    if cursor:
-        (after,) = decode_cursor(cursor, 1)
-        if not isinstance(after, int):
-            raise bad_cursor()
-        stmt = stmt.where(AuditEntry.id > after)
-    rows = session.scalars(stmt).all()
+    flt = repository.AuditFilter(
+        entity=entity,
+        entity_id=entity_id,
+        action=action,
+        actor_key_id=actor_key_id,
+        since=since,
+        until=until,
+    )
+    after = read_cursor(cursor, int)[0] if cursor else None
+    rows, total = repository.list_entries(session, flt, limit=limit, after=after)
     items = [AuditRead.model_validate(r) for r in rows[:limit]]
     next_cursor = encode_cursor([items[-1].id]) if len(rows) > limit else None
     return Page[AuditRead](items=items, next_cursor=next_cursor, total=total)

@@ -9,7 +9,8 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from service.auth.keys import Principal, server_secret, verify
 from service.config import Settings
-from service.errors import Forbidden, Unauthorized, responses
+from service.errors import Forbidden, Unauthorized
+from service.web.problems import responses
 
 bearer = HTTPBearer(
     auto_error=False,

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.audit.orm import Audited
+from service.common.audited import Audited
 from service.db import Base, UTCDateTime, utcnow
 
 

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from service.api import Page, RetryingRoute, SessionDep
 from service.auth import keys
 from service.auth.deps import AUTH_ERRORS, require_admin
-from service.errors import responses
 from service.text import ONE_LINE
+from service.web.problems import responses
 
 router = APIRouter(
     tags=["keys"],

@@ -25,7 +25,7 @@ def annuity(k: float, years: float) -> float:
     """Continuous annuity factor ``(1 - e^(-k·T)) / k``, equal to ``T`` in the limit k -> 0.
 
     >>> round(annuity(0.12, 3.0), 6)
-    2.537981
+    2.519364
     """
     if abs(k * years) < 1e-12:
         return years

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from functools import cache
-from typing import Literal
 
 from service.engine.depreciation import DepreciationInputError
+from service.engine.types import Convention
 
 __all__ = [
     "RECOVERY_YEARS",
@@ -37,7 +37,6 @@ __all__ = [
     "macrs_schedule",
 ]
 
-Convention = Literal["half_year", "mid_quarter"]
 
 RECOVERY_YEARS: Mapping[Convention, tuple[int, ...]] = {"half_year": (3, 5, 7), "mid_quarter": (5,)}
 """The property classes whose printed Pub 946 columns are shipped and checked cell by cell.

@@ -38,10 +38,11 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from itertools import pairwise
-from typing import Literal, get_args
+from typing import get_args
 
 from service.engine.depreciation import DepreciationInputError
-from service.engine.macrs import Convention, macrs_percentages
+from service.engine.macrs import macrs_percentages
+from service.engine.types import BookMethod, Convention
 
 __all__ = [
     "METHODS",
@@ -52,7 +53,7 @@ __all__ = [
     "monthly_schedule",
 ]
 
-Method = Literal["straight_line", "declining_balance", "ddb", "syd", "macrs"]
+Method = BookMethod  # the vocabulary is declared in service.engine.types
 METHODS: tuple[Method, ...] = get_args(Method)
 
 Money = Decimal | int | float

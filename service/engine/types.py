@@ -7,16 +7,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal, get_args
 
 __all__ = [
+    "ASSET_STATUSES",
+    "BOOK_METHODS",
+    "CENT",
+    "CONDITIONS",
+    "CONVENTIONS",
+    "DAYS_PER_MONTH",
+    "DEPRECIATION_METHODS",
     "FIXED_TERM_YEARS",
     "KINDS",
     "MARKET_TERMS",
     "PRECISIONS",
     "PREMISES",
+    "PRICE_UNITS",
     "QUOTE_TERMS",
+    "SEGMENTS",
     "TERMS",
+    "AssetStatus",
+    "BookMethod",
+    "Condition",
     "FrontierEntry",
     "FxRate",
     "Kind",
@@ -24,18 +37,68 @@ __all__ = [
     "Observation",
     "Precision",
     "Premise",
+    "PriceUnit",
+    "QuoteTerm",
+    "Segment",
     "Term",
+    "cents",
 ]
 
+# The vocabulary of the service, declared once. API schemas use these types and the ORM's check
+# constraints list their values (``typing.get_args``), so a new term or method is added here.
+
 Kind = Literal["lease", "sale"]
-Term = Literal["on_demand", "spot", "1m", "3m", "6m", "1y", "2y", "3y", "unknown"]
+#: Terms a caller may quote.
+QuoteTerm = Literal["on_demand", "spot", "1m", "3m", "6m", "1y", "2y", "3y"]
+#: Terms an observation may carry; "unknown" exists only in observations.
+Term = Literal[QuoteTerm, "unknown"]
 Precision = Literal["bf16", "fp8", "fp4"]
 Premise = Literal["market", "orderly", "forced"]
+Condition = Literal["new", "used", "unknown"]
+Segment = Literal["datacenter", "consumer"]
+#: What an observed price is per: one GPU-hour (a lease) or one GPU (a sale).
+PriceUnit = Literal["gpu_hour", "gpu"]
+#: Book depreciation methods of the asset register (``service.engine.schedule``).
+BookMethod = Literal["straight_line", "declining_balance", "ddb", "syd", "macrs"]
+#: MACRS conventions (IRS Publication 946, ``service.engine.macrs``).
+Convention = Literal["half_year", "mid_quarter"]
+#: The spreadsheet depreciation functions of ``GET /depreciation``, and MACRS.
+DepreciationMethod = Literal["sln", "syd", "ddb", "db", "vdb", "macrs"]
+AssetStatus = Literal["active", "idle", "retired", "sold"]
 
-KINDS: tuple[Kind, ...] = ("lease", "sale")
-TERMS: tuple[Term, ...] = ("on_demand", "spot", "1m", "3m", "6m", "1y", "2y", "3y", "unknown")
-#: Terms a caller may quote; "unknown" exists only in observations.
-QUOTE_TERMS: tuple[Term, ...] = TERMS[:-1]
+KINDS: tuple[Kind, ...] = get_args(Kind)
+TERMS: tuple[Term, ...] = get_args(Term)
+QUOTE_TERMS: tuple[QuoteTerm, ...] = get_args(QuoteTerm)
+PRECISIONS: tuple[Precision, ...] = get_args(Precision)
+"""Production precisions from oldest to newest; a later one is never slower per operation."""
+PREMISES: tuple[Premise, ...] = get_args(Premise)
+CONDITIONS: tuple[Condition, ...] = get_args(Condition)
+SEGMENTS: tuple[Segment, ...] = get_args(Segment)
+PRICE_UNITS: tuple[PriceUnit, ...] = get_args(PriceUnit)
+BOOK_METHODS: tuple[BookMethod, ...] = get_args(BookMethod)
+CONVENTIONS: tuple[Convention, ...] = get_args(Convention)
+DEPRECIATION_METHODS: tuple[DepreciationMethod, ...] = get_args(DepreciationMethod)
+ASSET_STATUSES: tuple[AssetStatus, ...] = get_args(AssetStatus)
+
+#: The mean Gregorian month, 365.2425 / 12 days: converts day counts to months everywhere.
+DAYS_PER_MONTH = 30.436875
+
+CENT = Decimal("0.01")
+
+
+def cents(amount: float | Decimal) -> Decimal:
+    """``amount`` rounded half up to the cent, as a person reads it.
+
+    A float is read as the shortest decimal that round-trips (``repr``), so 0.125 rounds up to
+    0.13 rather than down from its binary neighbour 0.12499999999999999.
+
+    >>> cents(0.125), cents(2.675), cents(Decimal("-1.005"))
+    (Decimal('0.13'), Decimal('2.68'), Decimal('-1.01'))
+    """
+    exact = Decimal(repr(amount)) if isinstance(amount, float) else amount
+    return exact.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
 #: Terms priced from the market rent model (no commitment), the rest from the value path.
 MARKET_TERMS: tuple[Term, ...] = ("on_demand", "spot")
 #: Commitment length in years of the fixed terms.
@@ -47,12 +110,9 @@ FIXED_TERM_YEARS: dict[str, float] = {
     "2y": 2.0,
     "3y": 3.0,
 }
-#: Production precisions from oldest to newest; a later one is never slower per operation.
-PRECISIONS: tuple[Precision, ...] = ("bf16", "fp8", "fp4")
-PREMISES: tuple[Premise, ...] = ("market", "orderly", "forced")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ModelSpec:
     """A GPU model as the registry describes it (dense tensor TFLOPS; 0 = unsupported)."""
 
@@ -88,7 +148,7 @@ class ModelSpec:
             raise ValueError("launch_price_usd must be positive when given")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Observation:
     """One quoted or paid price, as recorded (currency as quoted, per GPU-hour or per GPU)."""
 
@@ -98,7 +158,7 @@ class Observation:
     price: float
     currency: str
     term: Term = "unknown"
-    condition: Literal["new", "used", "unknown"] | None = None
+    condition: Condition | None = None
     provider: str = ""
     notes: str = ""
     recorded_at: datetime | None = None

@@ -7,8 +7,10 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from service.audit.orm import Audited
+from service.common.audited import Audited
+from service.common.sql import one_of
 from service.db import Base, UTCDateTime, Versioned, utcnow
+from service.engine.types import ASSET_STATUSES, BOOK_METHODS
 
 
 class Asset(Audited, Versioned, Base):
@@ -56,12 +58,9 @@ class Asset(Audited, Versioned, Base):
         CheckConstraint("gpu_count >= 1", name="gpu_count"),
         CheckConstraint("acquisition_cost >= 0", name="cost"),
         CheckConstraint("salvage >= 0 AND salvage <= acquisition_cost", name="salvage"),
-        CheckConstraint(
-            "book_method IN ('straight_line', 'declining_balance', 'ddb', 'syd', 'macrs')",
-            name="book_method",
-        ),
+        CheckConstraint(one_of("book_method", BOOK_METHODS), name="book_method"),
         CheckConstraint("life_months BETWEEN 1 AND 600", name="life_months"),
-        CheckConstraint("status IN ('active', 'idle', 'retired', 'sold')", name="status"),
+        CheckConstraint(one_of("status", ASSET_STATUSES), name="status"),
     )
 
 

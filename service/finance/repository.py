@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, func, insert, select
 from sqlalchemy.orm import Session
 
 from service.audit import recorder as audit
+from service.common.sql import escape_like, present
 from service.finance.orm import Asset
 
 
@@ -32,17 +33,13 @@ class AssetFilter:
         if self.location:
             out.append(func.lower(Asset.location) == self.location.lower())
         if self.tag:
-            pattern = f"%{_escape_like(self.tag.lower())}%"
+            pattern = f"%{escape_like(self.tag.lower())}%"
             out.append(func.lower(Asset.tag).like(pattern, escape="\\"))
         if self.in_service_from:
             out.append(Asset.in_service_on >= self.in_service_from)
         if self.in_service_to:
             out.append(Asset.in_service_on <= self.in_service_to)
         return out
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def get_asset(session: Session, asset_id: int) -> Asset | None:
@@ -65,12 +62,7 @@ def list_assets(
 
 
 def existing_tags(session: Session, tags: set[str]) -> set[str]:
-    found: set[str] = set()
-    ordered = sorted(tags)
-    for i in range(0, len(ordered), 500):
-        chunk = ordered[i : i + 500]
-        found.update(session.scalars(select(Asset.tag).where(Asset.tag.in_(chunk))))
-    return found
+    return present(session, Asset.tag, tags)
 
 
 def insert_assets(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -88,8 +80,3 @@ def insert_assets(session: Session, rows: Sequence[dict[str, Any]]) -> None:
                 (str(ident), {"id": ident, **row}) for ident, row in zip(ids, chunk, strict=True)
             ],
         )
-
-
-def count_assets_of_model(session: Session, slug: str) -> int:
-    stmt = select(func.count()).select_from(Asset).where(Asset.model_slug == slug)
-    return session.scalar(stmt) or 0

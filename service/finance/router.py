@@ -10,33 +10,35 @@ from service.api import (
     ContentType,
     CursorParam,
     IfMatch,
+    IfMatchHeader,
     Limit,
     Page,
     RawBody,
     RetryingRoute,
     SessionDep,
-    decode_cursor,
     encode_cursor,
     etag,
     import_body,
+    read_cursor,
     set_etag,
 )
 from service.auth.deps import AUTH_ERRORS, authorize
-from service.errors import FieldError, InvalidInput, responses
-from service.finance import repository, service
+from service.common import bulk
+from service.common.fields import MONTH_PATTERN, SLUG_PATTERN, ImportResult, MarketDate
+from service.engine.types import AssetStatus
+from service.errors import FieldError, InvalidInput
+from service.finance import assets, depreciation, repository, terms
 from service.finance.schemas import (
     AssetCreate,
     AssetPatch,
     AssetRead,
     AssetReplace,
     AssetSchedule,
-    AssetStatus,
     DepreciationQuery,
     DepreciationResult,
 )
-from service.registry import bulk
-from service.registry.schemas import MONTH_PATTERN, SLUG_PATTERN, ImportResult, MarketDate
 from service.text import SingleLine
+from service.web.problems import responses
 
 router = APIRouter(
     tags=["finance"],
@@ -82,18 +84,10 @@ def list_assets(
             "`in_service_from` is after `in_service_to`.",
             errors=[FieldError(field="query.in_service_from", reason="after `in_service_to`")],
         )
-    after = None
-    if cursor:
-        (last_id,) = decode_cursor(cursor, 1)
-        if not isinstance(last_id, int) or isinstance(last_id, bool):
-            raise InvalidInput(
-                "The cursor is not one this service issued.",
-                errors=[FieldError(field="query.cursor", reason="malformed cursor")],
-            )
-        after = last_id
+    after = read_cursor(cursor, int)[0] if cursor else None
     flt = repository.AssetFilter(model, asset_status, location, tag, in_service_from, in_service_to)
     rows, total = repository.list_assets(session, flt, limit=limit, after=after)
-    items = [service.to_read(r) for r in rows[:limit]]
+    items = [assets.to_read(r) for r in rows[:limit]]
     next_cursor = encode_cursor([items[-1].id]) if len(rows) > limit else None
     return Page[AssetRead](items=items, next_cursor=next_cursor, total=total)
 
@@ -106,10 +100,10 @@ def list_assets(
 )
 def create_asset(session: SessionDep, body: AssetCreate, response: Response) -> AssetRead:
     """Register an asset: a unit or server, its cost and the terms of its book depreciation."""
-    asset = service.create_asset(session, body)
+    asset = assets.create_asset(session, body)
     response.headers["Location"] = f"/assets/{asset.id}"
     set_etag(response, etag(asset.revision))
-    return service.to_read(asset)
+    return assets.to_read(asset)
 
 
 @router.post(
@@ -122,15 +116,15 @@ def create_asset(session: SessionDep, body: AssetCreate, response: Response) -> 
 def import_assets(session: SessionDep, body: RawBody, content_type: ContentType) -> ImportResult:
     """Bulk-register assets from CSV or JSON, all or nothing; every bad row is named."""
     rows = bulk.parse(body, content_type)
-    return ImportResult(created=service.import_assets(session, rows), skipped=0)
+    return ImportResult(created=assets.import_assets(session, rows), skipped=0)
 
 
 @router.get("/assets/{asset_id:int}", response_model=AssetRead, responses=responses(404, 422, 503))
 def get_asset(session: SessionDep, asset_id: AssetId, response: Response) -> AssetRead:
     """One asset, with its ETag for conditional updates."""
-    asset = service.require_asset(session, asset_id)
+    asset = assets.require_asset(session, asset_id)
     set_etag(response, etag(asset.revision))
-    return service.to_read(asset)
+    return assets.to_read(asset)
 
 
 @router.put("/assets/{asset_id:int}", response_model=AssetRead, responses=WRITE_ERRORS)
@@ -142,9 +136,9 @@ def replace_asset(
     if_match: IfMatch = None,
 ) -> AssetRead:
     """Replace every field; life and salvage here correct the terms booked from the start."""
-    asset = service.replace_asset(session, asset_id, body, if_match=if_match)
+    asset = assets.replace_asset(session, asset_id, body, expected=IfMatchHeader(if_match))
     set_etag(response, etag(asset.revision))
-    return service.to_read(asset)
+    return assets.to_read(asset)
 
 
 @router.patch("/assets/{asset_id:int}", response_model=AssetRead, responses=WRITE_ERRORS)
@@ -156,9 +150,9 @@ def patch_asset(
     if_match: IfMatch = None,
 ) -> AssetRead:
     """Change some fields; a new life or salvage applies from `effective_from` on."""
-    asset = service.patch_asset(session, asset_id, body, if_match=if_match)
+    asset = assets.patch_asset(session, asset_id, body, expected=IfMatchHeader(if_match))
     set_etag(response, etag(asset.revision))
-    return service.to_read(asset)
+    return assets.to_read(asset)
 
 
 @router.delete(
@@ -166,7 +160,7 @@ def patch_asset(
 )
 def delete_asset(session: SessionDep, asset_id: AssetId, if_match: IfMatch = None) -> Response:
     """Delete an asset and its recorded changes of estimate."""
-    service.delete_asset(session, asset_id, if_match=if_match)
+    assets.delete_asset(session, asset_id, expected=IfMatchHeader(if_match))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -189,7 +183,7 @@ def get_asset_schedule(
 ) -> AssetSchedule:
     """The monthly book schedule from the in-service date: pro-rata first and last months,
     changes of life or salvage applied prospectively, amounts in the asset's currency."""
-    return service.asset_schedule(service.require_asset(session, asset_id), through=through)
+    return terms.asset_schedule(assets.require_asset(session, asset_id), through=through)
 
 
 @router.get(
@@ -202,7 +196,7 @@ def get_depreciation(query: Annotated[DepreciationQuery, Query()]) -> Depreciati
     """A depreciation table with the semantics of the spreadsheet functions SLN, SYD, DDB, DB
     and VDB, or the IRS Publication 946 MACRS percentages (GDS, 3/5/7-year, half-year or
     mid-quarter). `amount` is VDB between `start_period` and `end_period`."""
-    return service.depreciation(query)
+    return depreciation.depreciation(query)
 
 
 __all__ = ["router"]

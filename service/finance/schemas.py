@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
-from service.registry.schemas import (
-    MONTH_PATTERN,
-    SLUG_PATTERN,
-    CurrencyCode,
-    LongText,
-    MarketDate,
-)
+from service.common.fields import MONTH_PATTERN, SLUG_PATTERN, CurrencyCode, LongText, MarketDate
+from service.engine.types import AssetStatus as AssetStatus  # re-exported for the fleet router
+from service.engine.types import BookMethod, DepreciationMethod, cents
+from service.engine.types import Convention as MacrsConvention
 from service.text import ONE_LINE
-
-BookMethod = Literal["straight_line", "declining_balance", "ddb", "syd", "macrs"]
-AssetStatus = Literal["active", "idle", "retired", "sold"]
-DepreciationMethod = Literal["sln", "syd", "ddb", "db", "vdb", "macrs"]
-MacrsConvention = Literal["half_year", "mid_quarter"]
 
 MAX_LIFE_MONTHS = 600
 MACRS_LIFE_MONTHS = (36, 60, 84)
@@ -41,7 +32,7 @@ ModelSlug = Annotated[
 
 def to_cents(amount: float) -> float:
     """Round half up to the cent (on the shortest decimal that round-trips, as people read it)."""
-    return float(Decimal(repr(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    return float(cents(amount))
 
 
 Amount = Annotated[

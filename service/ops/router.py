@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from service import __version__, schema
-from service.errors import problem_response, responses
+from service.web.problems import problem_response, responses
 
 router = APIRouter(tags=["operations"])
 

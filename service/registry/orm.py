@@ -17,8 +17,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.audit.orm import Audited
+from service.common.audited import Audited
+from service.common.sql import one_of
 from service.db import Base, UTCDateTime, Versioned, utcnow
+from service.engine.types import CONDITIONS, KINDS, PRICE_UNITS, SEGMENTS, TERMS
 
 
 class GpuModel(Audited, Versioned, Base):
@@ -50,7 +52,7 @@ class GpuModel(Audited, Versioned, Base):
 
     __mapper_args__ = {"version_id_col": revision}  # noqa: RUF012
     __table_args__ = (
-        CheckConstraint("segment IN ('datacenter', 'consumer')", name="segment"),
+        CheckConstraint(one_of("segment", SEGMENTS), name="segment"),
         CheckConstraint(
             "memory_gb > 0 AND memory_bw_tbps > 0 AND tdp_w > 0", name="positive_specs"
         ),
@@ -85,15 +87,12 @@ class Observation(Audited, Versioned, Base):
 
     __mapper_args__ = {"version_id_col": revision}  # noqa: RUF012
     __table_args__ = (
-        CheckConstraint("kind IN ('lease', 'sale')", name="kind"),
+        CheckConstraint(one_of("kind", KINDS), name="kind"),
         CheckConstraint("price > 0", name="positive_price"),
-        CheckConstraint("unit IN ('gpu_hour', 'gpu')", name="unit"),
+        CheckConstraint(one_of("unit", PRICE_UNITS), name="unit"),
+        CheckConstraint(one_of("term", TERMS), name="term"),
         CheckConstraint(
-            "term IN ('on_demand', 'spot', '1m', '3m', '6m', '1y', '2y', '3y', 'unknown')",
-            name="term",
-        ),
-        CheckConstraint(
-            "condition IS NULL OR condition IN ('new', 'used', 'unknown')", name="condition"
+            "condition IS NULL OR " + one_of("condition", CONDITIONS), name="condition"
         ),
         Index("ix_observations_model_date", "model_slug", "observed_on"),
         Index("ix_observations_observed_on", "observed_on"),

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from service.audit import recorder as audit
+from service.common.sql import escape_like, present
 from service.registry.orm import Assumption, FrontierEntry, FxRate, GpuModel, Observation
 
 
@@ -36,7 +37,7 @@ class ModelFilter:
         if self.fp4 is not None:
             out.append(GpuModel.fp4.is_(self.fp4))
         if self.q:
-            pattern = f"%{_escape_like(self.q.lower())}%"
+            pattern = f"%{escape_like(self.q.lower())}%"
             out.append(
                 or_(
                     *(
@@ -73,7 +74,7 @@ class ObservationFilter:
         if self.term:
             out.append(Observation.term == self.term)
         if self.provider:
-            pattern = f"%{_escape_like(self.provider.lower())}%"
+            pattern = f"%{escape_like(self.provider.lower())}%"
             out.append(func.lower(Observation.provider).like(pattern, escape="\\"))
         if self.currency:
             out.append(Observation.currency == self.currency)
@@ -82,10 +83,6 @@ class ObservationFilter:
         if self.observed_to:
             out.append(Observation.observed_on <= self.observed_to)
         return out
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 # --- GPU models -------------------------------------------------------------------------------
@@ -106,18 +103,38 @@ def list_models(
     return session.scalars(stmt).all(), total
 
 
+def count_models(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(GpuModel)) or 0
+
+
 def existing_slugs(session: Session, slugs: set[str]) -> set[str]:
-    found: set[str] = set()
-    ordered = sorted(slugs)
-    for i in range(0, len(ordered), 500):
-        chunk = ordered[i : i + 500]
-        found.update(session.scalars(select(GpuModel.slug).where(GpuModel.slug.in_(chunk))))
-    return found
+    return present(session, GpuModel.slug, slugs)
 
 
 def count_observations_of(session: Session, slug: str) -> int:
     stmt = select(func.count()).select_from(Observation).where(Observation.model_slug == slug)
     return session.scalar(stmt) or 0
+
+
+def referrers(session: Session, slug: str, *, limit: int = 20) -> dict[str, list[Any]]:
+    """Rows of any table whose foreign key names the model, by table: their primary keys.
+
+    Read from the schema, so the registry needs to know nothing of the packages that refer to
+    its models (the asset register, say) to tell a caller what holds a model in place.
+    """
+    target = GpuModel.__table__.c.slug
+    out: dict[str, list[Any]] = {}
+    for table in GpuModel.metadata.sorted_tables:
+        for fk in table.foreign_keys:
+            if fk.column is not target:
+                continue
+            key = next(iter(table.primary_key.columns))
+            rows = session.scalars(
+                select(key).where(fk.parent == slug).order_by(key).limit(limit)
+            ).all()
+            if rows:
+                out[table.name] = list(rows)
+    return out
 
 
 def delete_observations_of(session: Session, slug: str) -> int:
@@ -180,18 +197,7 @@ def insert_observations(session: Session, rows: Sequence[dict[str, Any]]) -> Non
 
 
 def existing_source_keys(session: Session, keys: set[str]) -> set[str]:
-    found: set[str] = set()
-    ordered = sorted(keys)
-    for i in range(0, len(ordered), 500):
-        chunk = ordered[i : i + 500]
-        found.update(
-            k
-            for k in session.scalars(
-                select(Observation.source_key).where(Observation.source_key.in_(chunk))
-            )
-            if k is not None
-        )
-    return found
+    return present(session, Observation.source_key, keys)
 
 
 # --- frontier, assumptions, FX ----------------------------------------------------------------
@@ -211,6 +217,11 @@ def get_assumption(session: Session, name: str) -> Assumption | None:
 
 def known_currencies(session: Session) -> set[str]:
     return {"USD", *session.scalars(select(FxRate.currency).distinct())}
+
+
+def fx_keys(session: Session) -> set[tuple[str, str]]:
+    """The ``(month, currency)`` of every stored FX rate."""
+    return {(m, c) for m, c in session.execute(select(FxRate.month, FxRate.currency))}
 
 
 def list_fx(

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Self
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
@@ -17,139 +14,24 @@ from pydantic import (
     model_validator,
 )
 
-from service.text import MULTI_LINE, ONE_LINE
-
-SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
-# ASCII digits (a regex ``\d`` also takes other scripts' digits) and this century's years only,
-# like MarketDate below.
-MONTH_PATTERN = r"^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])$"
-ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-Slug = Annotated[
-    str,
-    StringConstraints(min_length=2, max_length=80, pattern=SLUG_PATTERN),
-    Field(
-        description="Stable id: lowercase words joined by hyphens.",
-        examples=["nvidia-h100-sxm5-80gb"],
-    ),
-]
-Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80), ONE_LINE
-]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=120), ONE_LINE]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), MULTI_LINE]
-Architecture = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40), ONE_LINE
-]
-FormFactor = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60), ONE_LINE
-]
-Citation = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), ONE_LINE
-]
-
-
-def _iso_date(value: object) -> object:
-    """Dates are ISO 8601 text (or dates): pydantic would also read ``0`` as a Unix time."""
-    if isinstance(value, str) and not ISO_DATE.fullmatch(value.strip()):
-        raise ValueError("expected an ISO 8601 date, YYYY-MM-DD")
-    if isinstance(value, int | float):
-        raise ValueError("expected an ISO 8601 date, YYYY-MM-DD")
-    return value
-
-
-def _not_a_bool(value: object) -> object:
-    """JSON ``true`` is not the number 1 here."""
-    if isinstance(value, bool):
-        raise ValueError("expected a number")
-    return value
-
-
-def _bool(value: object) -> object:
-    """Booleans are ``true``/``false`` (CSV: the words), never numbers."""
-    if isinstance(value, bool) or (isinstance(value, str) and value.lower() in ("true", "false")):
-        return value
-    raise ValueError("expected true or false")
-
-
-StrictBool = Annotated[bool, BeforeValidator(_bool)]
-Number = Annotated[float, BeforeValidator(_not_a_bool)]
-
-Money = Annotated[
-    Number, Field(gt=0, lt=1e9, allow_inf_nan=False, description="A positive, finite amount.")
-]
-PositiveSpec = Annotated[Number, Field(gt=0, lt=1e6, allow_inf_nan=False)]
-Throughput = Annotated[Number, Field(ge=0, lt=1e6, allow_inf_nan=False)]
-CurrencyCode = Annotated[
-    str,
-    StringConstraints(pattern=r"^[A-Z]{3}$"),
-    Field(
-        description="ISO 4217 code; must be USD or a currency of the FX table.", examples=["USD"]
-    ),
-]
-Kind = Literal["lease", "sale"]
-Term = Literal["on_demand", "spot", "1m", "3m", "6m", "1y", "2y", "3y", "unknown"]
-Condition = Literal["new", "used", "unknown"]
-Segment = Literal["datacenter", "consumer"]
-Precision = Literal["bf16", "fp8", "fp4"]
-
-EARLIEST_DATE = date(2000, 1, 1)
-LATEST_DATE = date(2100, 12, 31)
-
-
-def _in_range(value: date) -> date:
-    """Market dates lie in this century: the calendar's ends (0001-01-01, 9999-12-31) are typos
-    or probes, and date arithmetic near them overflows."""
-    if not EARLIEST_DATE <= value <= LATEST_DATE:
-        raise ValueError(
-            f"must be between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}"
-        )
-    return value
-
-
-MarketDate = Annotated[
-    date,
-    BeforeValidator(_iso_date),
-    AfterValidator(_in_range),
-    Field(
-        json_schema_extra={
-            "formatMinimum": EARLIEST_DATE.isoformat(),
-            "formatMaximum": LATEST_DATE.isoformat(),
-        }
-    ),
-]
-
-ISO_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
-
-
-def _iso_instant(value: object) -> object:
-    """Only ISO 8601 text: pydantic would also read `0.5` as a Unix time, which nobody means."""
-    if isinstance(value, int | float) or (isinstance(value, str) and not ISO_INSTANT.match(value)):
-        raise ValueError("expected an ISO 8601 instant such as 2025-01-01T00:00:00Z")
-    return value
-
-
-def _instant_in_range(value: datetime) -> datetime:
-    """Judged by the wall-clock year, before any offset applies: converting
-    0001-01-01T00:00+01:00 to UTC overflows."""
-    if not EARLIEST_DATE.year <= value.year <= LATEST_DATE.year:
-        raise ValueError(
-            f"must be between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}"
-        )
-    return value
-
-
-Instant = Annotated[
-    datetime,
-    BeforeValidator(_iso_instant),
-    AfterValidator(_instant_in_range),
-    Field(
-        json_schema_extra={
-            "formatMinimum": f"{EARLIEST_DATE.isoformat()}T00:00:00Z",
-            "formatMaximum": f"{LATEST_DATE.isoformat()}T23:59:59Z",
-        }
-    ),
-]
-"""An instant (``known_at``, ``since``): ISO 8601, in the same range as market dates."""
+from service.common.fields import (
+    Architecture,
+    Citation,
+    CurrencyCode,
+    FormFactor,
+    LongText,
+    MarketDate,
+    Money,
+    Name,
+    Number,
+    PositiveSpec,
+    ShortText,
+    Slug,
+    StrictBool,
+    Throughput,
+)
+from service.engine.types import Condition, Kind, Precision, PriceUnit, Segment, Term
+from service.text import ONE_LINE
 
 _H100: dict[str, JsonValue] = {
     "slug": "nvidia-h100-sxm5-80gb",
@@ -299,7 +181,7 @@ class ObservationCreate(BaseModel):
     kind: Kind
     price: Money = Field(description="Per GPU-hour for a lease, per GPU for a sale.")
     currency: CurrencyCode = "USD"
-    unit: Literal["gpu_hour", "gpu"] | None = Field(
+    unit: PriceUnit | None = Field(
         default=None, description="Optional; must be `gpu_hour` for a lease, `gpu` for a sale."
     )
     term: Term = "unknown"
@@ -447,10 +329,3 @@ class FxRateRead(BaseModel):
     currency: str
     usd_per_unit: float
     source: str
-
-
-class ImportResult(BaseModel):
-    """What a bulk import wrote."""
-
-    created: int = Field(ge=0)
-    skipped: int = Field(ge=0, description="Rows that already existed (on_conflict=skip).")

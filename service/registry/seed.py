@@ -11,12 +11,12 @@ from datetime import UTC, datetime, time
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.common import bulk
 from service.db import mark_data_changed
 from service.engine.assumptions import ASSUMPTIONS
-from service.registry import bulk, repository
+from service.registry import repository
 from service.registry.orm import Assumption, FrontierEntry, FxRate, GpuModel
 from service.registry.schemas import FrontierEntryIn, GpuModelCreate, ObservationCreate
 from service.registry.service import model_values, validate_timeline
@@ -62,7 +62,7 @@ def _seed_models(session: Session) -> SeedCount:
 
 def _seed_fx(session: Session) -> SeedCount:
     records = list(csv.DictReader(data_text("fx_usd.csv").splitlines()))
-    have = {(m, c) for m, c in session.execute(select(FxRate.month, FxRate.currency))}
+    have = repository.fx_keys(session)
     new = [r for r in records if (r["month"], r["currency"]) not in have]
     session.add_all(
         FxRate(

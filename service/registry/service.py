@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.api import check_if_match, collection_etag, etag
+from service.common import bulk
+from service.common.clock import today
 from service.db import mark_data_changed
-from service.errors import Conflict, FieldError, InvalidInput, NotFound
-from service.registry import bulk, repository
+from service.errors import Conflict, FieldError, InvalidInput, NotFound, field_errors
+from service.registry import repository
 from service.registry.orm import Assumption, FrontierEntry, GpuModel, Observation
 from service.registry.schemas import (
     AssumptionsUpdate,
@@ -26,13 +28,10 @@ from service.registry.schemas import (
     ObservationCreate,
     ObservationRead,
 )
+from service.versions import Precondition, collection_tag, version_tag
 
 PRECISION_ORDER = ("bf16", "fp8", "fp4")
 FUTURE_TOLERANCE = timedelta(days=1)
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
 
 
 # --- GPU models -------------------------------------------------------------------------------
@@ -62,10 +61,10 @@ def create_model(session: Session, data: GpuModelCreate) -> GpuModel:
 
 
 def replace_model(
-    session: Session, slug: str, data: GpuModelReplace, *, if_match: str | None
+    session: Session, slug: str, data: GpuModelReplace, *, expected: Precondition
 ) -> GpuModel:
     model = require_model(session, slug)
-    check_if_match(if_match, etag(model.revision))
+    expected.check(version_tag(model.revision))
     for key, value in model_values(data).items():
         setattr(model, key, value)
     session.flush()
@@ -73,10 +72,10 @@ def replace_model(
 
 
 def patch_model(
-    session: Session, slug: str, patch: GpuModelPatch, *, if_match: str | None
+    session: Session, slug: str, patch: GpuModelPatch, *, expected: Precondition
 ) -> GpuModel:
     model = require_model(session, slug)
-    check_if_match(if_match, etag(model.revision))
+    expected.check(version_tag(model.revision))
     current = {
         k: getattr(model, k) for k in GpuModelReplace.model_fields if k not in ("fp8", "fp4")
     }
@@ -86,13 +85,7 @@ def patch_model(
     except ValidationError as exc:
         raise InvalidInput(
             "The patched model would be invalid.",
-            errors=[
-                FieldError(
-                    field="body." + ".".join(map(str, e["loc"])) if e["loc"] else "body",
-                    reason=e["msg"],
-                )
-                for e in exc.errors()
-            ],
+            errors=field_errors(exc, "body"),
         ) from exc
     for key, value in model_values(checked).items():
         setattr(model, key, value)
@@ -100,16 +93,9 @@ def patch_model(
     return model
 
 
-def delete_model(session: Session, slug: str, *, cascade: bool, if_match: str | None) -> None:
+def delete_model(session: Session, slug: str, *, cascade: bool, expected: Precondition) -> None:
     model = require_model(session, slug)
-    check_if_match(if_match, etag(model.revision))
-    from service.finance.repository import count_assets_of_model  # lazy: finance imports us
-
-    assets = count_assets_of_model(session, slug)
-    if assets:
-        raise Conflict(
-            f"GPU model {slug!r} has {assets} asset(s) in the register; delete or re-model them."
-        )
+    expected.check(version_tag(model.revision))
     count = repository.count_observations_of(session, slug)
     if count and not cascade:
         raise Conflict(
@@ -117,8 +103,23 @@ def delete_model(session: Session, slug: str, *, cascade: bool, if_match: str | 
         )
     if count:
         repository.delete_observations_of(session, slug)
-    session.delete(model)
-    session.flush()
+    # Other tables (the asset register) refer to models by foreign key: the database refuses the
+    # delete while a row still does. The delete runs in a savepoint so that, on PostgreSQL, the
+    # transaction can still ask which rows. The data-version write opens the transaction first:
+    # SQLite's driver begins one only before a write, and a savepoint outside a transaction
+    # would commit on release.
+    mark_data_changed(session)
+    try:
+        with session.begin_nested():
+            session.delete(model)
+    except IntegrityError as exc:
+        held = repository.referrers(session, slug)
+        if not held:
+            raise
+        users = "; ".join(f"{table} {', '.join(map(str, ids))}" for table, ids in held.items())
+        raise Conflict(
+            f"GPU model {slug!r} is still used ({users}); delete or re-model them first."
+        ) from exc
 
 
 def import_models(
@@ -234,9 +235,9 @@ def create_observation(session: Session, item: ObservationCreate) -> Observation
     return obs
 
 
-def delete_observation(session: Session, observation_id: int, *, if_match: str | None) -> None:
+def delete_observation(session: Session, observation_id: int, *, expected: Precondition) -> None:
     obs = require_observation(session, observation_id)
-    check_if_match(if_match, etag(obs.revision))
+    expected.check(version_tag(obs.revision))
     session.delete(obs)
     session.flush()
 
@@ -285,7 +286,7 @@ def validate_timeline(entries: Sequence[FrontierEntryIn]) -> None:
 
 
 def timeline_etag(entries: Sequence[FrontierEntry]) -> str:
-    return collection_etag(f"{e.precision}.{e.revision}" for e in entries)
+    return collection_tag(f"{e.precision}.{e.revision}" for e in entries)
 
 
 def add_frontier_entry(session: Session, entry: FrontierEntryIn) -> FrontierEntry:
@@ -302,10 +303,10 @@ def add_frontier_entry(session: Session, entry: FrontierEntryIn) -> FrontierEntr
 
 
 def replace_frontier(
-    session: Session, entries: Sequence[FrontierEntryIn], *, if_match: str | None
+    session: Session, entries: Sequence[FrontierEntryIn], *, expected: Precondition
 ) -> Sequence[FrontierEntry]:
     current = repository.list_frontier(session)
-    check_if_match(if_match, timeline_etag(current))
+    expected.check(timeline_etag(current))
     validate_timeline(entries)
     wanted = {e.precision: e for e in entries}
     for row in current:
@@ -344,10 +345,10 @@ def _check_bounds(row: Assumption, value: float, field: str) -> FieldError | Non
 
 
 def update_assumption(
-    session: Session, name: str, data: AssumptionUpdate, *, if_match: str | None
+    session: Session, name: str, data: AssumptionUpdate, *, expected: Precondition
 ) -> Assumption:
     row = require_assumption(session, name)
-    check_if_match(if_match, etag(row.revision))
+    expected.check(version_tag(row.revision))
     error = _check_bounds(row, data.value, "body.value")
     if error:
         raise InvalidInput("The value is out of bounds.", errors=[error])
@@ -359,14 +360,14 @@ def update_assumption(
 
 
 def assumptions_etag(rows: Sequence[Assumption]) -> str:
-    return collection_etag(f"{r.name}.{r.revision}" for r in rows)
+    return collection_tag(f"{r.name}.{r.revision}" for r in rows)
 
 
 def update_assumptions(
-    session: Session, data: AssumptionsUpdate, *, if_match: str | None
+    session: Session, data: AssumptionsUpdate, *, expected: Precondition
 ) -> Sequence[Assumption]:
     current = repository.list_assumptions(session)
-    check_if_match(if_match, assumptions_etag(current))
+    expected.check(assumptions_etag(current))
     rows = {row.name: row for row in current}
     errors: list[FieldError] = []
     for name, value in data.values.items():

@@ -13,13 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from service import engine
 from service.api import Page, RetryingRoute, SessionDep, decode_cursor, encode_cursor
 from service.auth.deps import AUTH_ERRORS, authorize
-from service.errors import FieldError, InvalidInput, responses
+from service.common.fields import CurrencyCode, Instant, MarketDate, Slug
+from service.errors import FieldError, InvalidInput
 from service.finance.repository import AssetFilter
 from service.finance.schemas import AssetStatus
-from service.registry.schemas import CurrencyCode, Instant, MarketDate, Slug
 from service.valuation import fleet, service
 from service.valuation.router import ValuerDep
 from service.valuation.schemas import FxUsed, Premise
+from service.web.problems import responses
 
 router = APIRouter(
     tags=["fleet"],

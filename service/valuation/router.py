@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from service.api import RetryingRoute, SessionDep
 from service.auth.deps import AUTH_ERRORS, authorize_read
-from service.errors import responses
 from service.valuation import batch, service
 from service.valuation.schemas import (
     QuoteBatch,
@@ -19,6 +18,7 @@ from service.valuation.schemas import (
     ResidualQuery,
     ResidualRead,
 )
+from service.web.problems import responses
 
 router = APIRouter(
     tags=["valuation"],

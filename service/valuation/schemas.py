@@ -17,20 +17,19 @@ from pydantic import (
     model_validator,
 )
 
-from service.engine import ASSUMPTIONS
-from service.registry.schemas import (
+from service.common.fields import (
     CurrencyCode,
     Instant,
     MarketDate,
     Money,
     PositiveSpec,
-    Segment,
     Slug,
     Throughput,
 )
+from service.engine import ASSUMPTIONS
+from service.engine.types import Premise as Premise  # re-exported for the fleet router
+from service.engine.types import QuoteTerm, Segment
 
-QuoteTerm = Literal["on_demand", "spot", "1m", "3m", "6m", "1y", "2y", "3y"]
-Premise = Literal["market", "orderly", "forced"]
 AgeMonths = Annotated[
     float, Field(ge=0, le=600, allow_inf_nan=False, description="Age of the unit in months.")
 ]

@@ -7,15 +7,15 @@ import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import engine
+from service.common.clock import today as today  # the routers ask `service.today()`
 from service.db import current_data_version
 from service.errors import FieldError, InvalidInput, NotFound
-from service.observability import Metrics
 from service.valuation import repository
 from service.valuation.cache import CalibrationCache
 from service.valuation.schemas import (
@@ -30,12 +30,11 @@ from service.valuation.schemas import (
     ResidualRead,
 )
 
+if TYPE_CHECKING:  # the edge hands the metrics in; services do not import it
+    from service.observability import Metrics
+
 log = logging.getLogger("service.valuation")
 ASSUMPTION_NAMES = frozenset(spec.name for spec in engine.ASSUMPTIONS)
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,7 +367,9 @@ def residual(
 
 
 def age_from(*, as_of: date, age_months: float | None, in_service_on: date | None) -> float | None:
-    """Age in months from an in-service date (30.4375-day months), or the age given."""
+    """Age in months from an in-service date (30.4375-day months, as the fleet valuation in
+    ``valuation/fleet.py`` counts them, so a fleet line equals ``/residual``), or the age given.
+    The engine's month is ``engine.types.DAYS_PER_MONTH``; both callers move to it together."""
     if age_months is not None and in_service_on is not None:
         raise InvalidInput(
             "Give age_months or in_service_on, not both.",

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.helpers import H100_FIELDS, assert_problem
+from tests.support import H100_FIELDS, assert_problem
 
 pytestmark = pytest.mark.anyio
 
@@ -489,3 +489,20 @@ async def test_macrs_asset_schedule_follows_the_tax_years(client: httpx.AsyncCli
         headers={"If-Match": f'"{asset["revision"]}"'},
     )
     assert_problem(refused, 422)
+
+
+async def test_a_model_in_the_register_cannot_be_deleted(client: httpx.AsyncClient) -> None:
+    """The foreign key refuses the delete; the answer names the assets that hold the model."""
+    slug = "test-held-gpu"
+    made = await client.post("/models", json={**H100_FIELDS, "slug": slug})
+    assert made.status_code == 201, made.text
+    first = (await create(client, tag="HELD-1", model=slug)).json()["id"]
+    second = (await create(client, tag="HELD-2", model=slug)).json()["id"]
+    refused = assert_problem(await client.delete(f"/models/{slug}", headers={"If-Match": "*"}), 409)
+    assert f"assets {first}, {second}" in refused["detail"]
+    assert (await client.get(f"/models/{slug}")).status_code == 200
+    for asset_id in (first, second):
+        gone = await client.delete(f"/assets/{asset_id}", headers={"If-Match": "*"})
+        assert gone.status_code == 204, gone.text
+    deleted = await client.delete(f"/models/{slug}", headers={"If-Match": "*"})
+    assert deleted.status_code == 204, deleted.text

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from service.audit.orm import AuditEntry
 from service.auth.orm import ApiKey
-from tests.api.helpers import H100_FIELDS, assert_problem
+from tests.support import H100_FIELDS, assert_problem
 
 pytestmark = pytest.mark.anyio
 

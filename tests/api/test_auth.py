@@ -20,9 +20,8 @@ from service.app import create_app
 from service.auth.keys import digest
 from service.auth.orm import ApiKey
 from service.config import Settings
-from tests import conftest
-from tests.api.helpers import assert_problem
-from tests.conftest import KEYS, make_client
+from tests import support
+from tests.support import KEYS, assert_problem, make_client
 
 pytestmark = pytest.mark.anyio
 
@@ -181,7 +180,7 @@ async def test_the_x_api_key_header_works_like_bearer(anon_client: httpx.AsyncCl
 async def test_post_quote_is_a_read(anon_client: httpx.AsyncClient, db_url: str) -> None:
     body = {"model": "nvidia-h100-sxm5-80gb", "term": "1y", "as_of": "2025-06-01"}
     assert (await anon_client.post("/quote", json=body)).status_code == 200
-    closed = create_app(conftest.test_settings(db_url, require_read_key=True))
+    closed = create_app(support.settings_for(db_url, require_read_key=True))
     async with closed.router.lifespan_context(closed), make_client(closed, None) as anon:
         assert_problem(await anon.post("/quote", json=body), 401)
     async with closed.router.lifespan_context(closed), make_client(closed, "read") as reader:
@@ -197,7 +196,7 @@ async def test_reads_are_open_by_default(anon_client: httpx.AsyncClient) -> None
 
 @pytest.fixture
 async def closed_app(db_url: str) -> AsyncIterator[FastAPI]:
-    app = create_app(conftest.test_settings(db_url, require_read_key=True))
+    app = create_app(support.settings_for(db_url, require_read_key=True))
     async with app.router.lifespan_context(app):
         yield app
 
@@ -243,7 +242,7 @@ async def test_the_database_holds_no_plaintext_key(
             assert key not in dump, f"a plaintext key is stored in {table}"
             assert key.split("_", 2)[2] not in dump, f"a key's secret part is stored in {table}"
     hashes = {row.key_hash for row in rows}
-    assert {digest(conftest.TEST_SECRET.encode(), key) for key in keys} == hashes
+    assert {digest(support.TEST_SECRET.encode(), key) for key in keys} == hashes
     assert "key_hash" not in repr(session.execute(text("SELECT after FROM audit_log")).all())
 
 
@@ -308,7 +307,7 @@ def test_security_schemes_are_declared_so_swagger_can_authorize() -> None:
 
 
 def test_with_require_read_key_the_openapi_makes_keys_mandatory_for_reads(db_url: str) -> None:
-    spec = create_app(conftest.test_settings(db_url, require_read_key=True)).openapi()
+    spec = create_app(support.settings_for(db_url, require_read_key=True)).openapi()
     for method, path in OPEN_READS:
         assert spec["paths"][path][method.lower()]["security"] == [
             {"bearer": []},

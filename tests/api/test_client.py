@@ -25,7 +25,7 @@ from service.client import (
     Residual,
     UnavailableError,
 )
-from tests import conftest
+from tests import support
 
 pytestmark = pytest.mark.anyio
 
@@ -50,7 +50,7 @@ SPEC = {
 async def gpuval(app: FastAPI) -> AsyncIterator[AsyncGpuvalClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with AsyncGpuvalClient(
-        "http://testserver", api_key=conftest.KEYS["write"], transport=transport
+        "http://testserver", api_key=support.KEYS["write"], transport=transport
     ) as client:
         yield client
 
@@ -59,7 +59,7 @@ async def gpuval(app: FastAPI) -> AsyncIterator[AsyncGpuvalClient]:
 def server_url(db_url: str) -> Iterator[str]:
     """The app served by uvicorn on an ephemeral port in a background thread."""
     server = uvicorn.Server(
-        uvicorn.Config(create_app(conftest.test_settings(db_url)), log_level="warning")
+        uvicorn.Config(create_app(support.settings_for(db_url)), log_level="warning")
     )
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -159,7 +159,7 @@ async def test_problems_become_typed_exceptions(gpuval: AsyncGpuvalClient, app: 
 
 
 def test_sync_client_over_a_real_server(server_url: str) -> None:
-    with GpuvalClient(server_url, api_key=conftest.KEYS["write"], timeout=5) as gpuval:
+    with GpuvalClient(server_url, api_key=support.KEYS["write"], timeout=5) as gpuval:
         quote = gpuval.quote(H100, term="1y", as_of=AS_OF)
         assert isinstance(quote, Quote) and quote.term == "1y"
         assert gpuval.residual(A100, as_of=AS_OF, premise="forced").premise == "forced"
@@ -167,11 +167,11 @@ def test_sync_client_over_a_real_server(server_url: str) -> None:
         assert gpuval.quote_spec(SPEC, as_of=AS_OF).model == "acme-x1-96gb"
         with pytest.raises(NotFoundError):
             gpuval.quote("nvidia-x999")
-    assert conftest.KEYS["write"] not in repr(gpuval)
+    assert support.KEYS["write"] not in repr(gpuval)
 
 
 async def test_async_retries_503_then_answers(app: FastAPI) -> None:
-    async with conftest.make_client(app, None) as direct:
+    async with support.make_client(app, None) as direct:
         ok = await direct.get("/quote", params={"model": H100, "as_of": "2025-06-01"})
     transport, calls = mock(problem(503), problem(503), httpx.Response(200, json=ok.json()))
     async with AsyncGpuvalClient("http://gpuval", transport=transport) as gpuval:

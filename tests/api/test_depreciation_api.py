@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.helpers import assert_problem
+from tests.support import assert_problem
 
 pytestmark = pytest.mark.anyio
 

@@ -14,10 +14,10 @@ from service import engine
 from service.engine.depreciation import DepreciationInputError
 from service.engine.schedule import METHODS, Change, monthly_schedule
 from service.engine.types import Premise
+from service.reference import calibration
 from service.valuation import fleet
 from service.valuation.fleet.repository import AssetBatch, ChangeRow
 from service.valuation.service import Context
-from tests.engine.valuation_data import calibration
 
 AS_OF = date(2026, 6, 30)
 CENT = Decimal("0.01")
@@ -161,6 +161,6 @@ def test_each_line_is_the_asset_valued_on_its_own(
         assert got == expected, (i, batch.method[i])
     # one engine state per model, one evaluation per distinct age
     assert valuation.engine_calls == len(set(batch.model))
-    days = [max((as_of - d).days, 0) for d in batch.in_service_on]
-    ages = set(zip(batch.model, days, strict=True))
+    age_days = [max((as_of - d).days, 0) for d in batch.in_service_on]
+    ages = set(zip(batch.model, age_days, strict=True))
     assert valuation.ages == len(ages)

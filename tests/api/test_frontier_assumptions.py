@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from service.db import current_data_version, make_sessionmaker
-from tests.api.helpers import assert_problem
+from tests.support import assert_problem
 
 pytestmark = pytest.mark.anyio
 

@@ -24,9 +24,9 @@ import httpx
 import pytest
 
 from service.app import create_app
-from tests import conftest
-from tests.conftest import KEYS, Backend
+from tests import support
 from tests.live import database_copy, serve
+from tests.support import KEYS, Backend
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "openapi" / "openapi-python-client.yaml"
@@ -39,7 +39,7 @@ def base_url(
     backend: Backend, template_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     with database_copy(backend, template_url, tmp_path_factory.mktemp("live")) as url:
-        app = create_app(conftest.test_settings(url))
+        app = create_app(support.settings_for(url))
         with serve(app) as base:
             yield base
 

@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from service.app import create_app
-from tests.api.helpers import snapshot
+from tests.support import snapshot
 
 pytestmark = pytest.mark.anyio
 
@@ -344,7 +344,8 @@ async def send(
     if body is not None:
         headers["Content-Type"] = (case.content_type or "application/json").encode()
     headers.update(case.headers)
-    return await client.request(method, url, content=body, headers=headers)
+    # httpx takes str and bytes header values alike at run time; its types want one kind.
+    return await client.request(method, url, content=body, headers=headers)  # type: ignore[arg-type]
 
 
 def judge(case: Case, response: httpx.Response) -> str | None:
@@ -365,9 +366,9 @@ def judge(case: Case, response: httpx.Response) -> str | None:
 
 @pytest.fixture
 async def hostile_app(db_url: str) -> Any:
-    from tests import conftest
+    from tests import support
 
-    app: FastAPI = create_app(conftest.test_settings(db_url))
+    app: FastAPI = create_app(support.settings_for(db_url))
     async with app.router.lifespan_context(app):
         yield app
 

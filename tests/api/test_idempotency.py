@@ -18,8 +18,7 @@ from service.auth.orm import ApiKey
 from service.db import utcnow
 from service.idempotency import IdempotencyRecord, fingerprint_of, namespace_of
 from service.registry.orm import Observation
-from tests.api.helpers import assert_problem
-from tests.conftest import KEYS, TEST_SECRET, make_client
+from tests.support import KEYS, TEST_SECRET, assert_problem, make_client
 
 pytestmark = pytest.mark.anyio
 

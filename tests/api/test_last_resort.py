@@ -20,9 +20,8 @@ import uvicorn
 from fastapi import FastAPI, Request
 
 from service.app import create_app
-from tests import conftest
-from tests.api.helpers import assert_problem
-from tests.conftest import auth
+from tests import support
+from tests.support import assert_problem, auth
 
 
 def _boom() -> None:
@@ -38,7 +37,7 @@ def _peer(request: Request) -> dict[str, int]:
 @pytest.fixture
 def server(db_url: str) -> Iterator[str]:
     """The app, with two test-only routes, served by uvicorn on a free local port."""
-    app: FastAPI = create_app(conftest.test_settings(db_url))
+    app: FastAPI = create_app(support.settings_for(db_url))
     app.add_api_route("/test-only/boom", _boom, methods=["GET", "POST"])
     app.add_api_route("/test-only/peer", _peer, methods=["GET"])
     sock = socket.socket()

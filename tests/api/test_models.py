@@ -9,7 +9,7 @@ from importlib import resources
 import httpx
 import pytest
 
-from tests.api.helpers import H100_FIELDS, assert_problem
+from tests.support import H100_FIELDS, assert_problem
 
 pytestmark = pytest.mark.anyio
 
@@ -72,7 +72,7 @@ async def test_pagination_walks_every_model_once(client: httpx.AsyncClient) -> N
     ],
 )
 async def test_bad_list_parameters_are_422(
-    client: httpx.AsyncClient, params: dict[str, object], field: str
+    client: httpx.AsyncClient, params: dict[str, str | int], field: str
 ) -> None:
     assert_problem(await client.get("/models", params=params), 422, field)
 

@@ -17,8 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from service.app import GracefulServer, create_app
 from service.observability import REQUEST_ID, JsonFormatter
-from tests import conftest
-from tests.api.helpers import assert_problem
+from tests import support
+from tests.support import assert_problem
 
 
 class Lines(logging.Handler):
@@ -179,7 +179,7 @@ class Serving:
 
 @pytest.fixture
 def serving(db_url: str) -> Iterator[Serving]:
-    server = Serving(create_app(conftest.test_settings(db_url)), drain_s=1.0)
+    server = Serving(create_app(support.settings_for(db_url)), drain_s=1.0)
     yield server
     server.stop()
 
@@ -202,7 +202,7 @@ def test_the_first_signal_fails_readiness_but_keeps_serving(serving: Serving) ->
 
 def test_a_second_signal_stops_at_once(db_url: str) -> None:
     # a drain far longer than the join below: stopping within it means the drain was cut short
-    serving = Serving(create_app(conftest.test_settings(db_url)), drain_s=120.0)
+    serving = Serving(create_app(support.settings_for(db_url)), drain_s=120.0)
     try:
         serving.server.handle_exit(signal.SIGTERM, None)
         assert serving.get("/healthz").status_code == 200
@@ -215,7 +215,7 @@ def test_a_second_signal_stops_at_once(db_url: str) -> None:
 
 
 def test_without_a_drain_the_first_signal_stops(db_url: str) -> None:
-    app = create_app(conftest.test_settings(db_url))
+    app = create_app(support.settings_for(db_url))
     server = GracefulServer(uvicorn.Config(app), app, drain_s=0)
     server.handle_exit(signal.SIGTERM, None)
     assert server.should_exit is True

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.helpers import assert_problem
+from tests.support import assert_problem
 
 pytestmark = pytest.mark.anyio
 
@@ -34,7 +34,7 @@ async def total(client: httpx.AsyncClient, **params: Any) -> int:
 
 
 async def test_filters_and_date_range(client: httpx.AsyncClient) -> None:
-    params = {
+    params: dict[str, str | int] = {
         "model": "nvidia-h100-sxm5-80gb",
         "kind": "lease",
         "term": "on_demand",

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.api.helpers import assert_problem
+from tests.support import assert_problem
 
 pytestmark = pytest.mark.anyio
 OPENAPI = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"

@@ -14,9 +14,9 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from service.errors import FieldError, problem_response
-from tests.api.helpers import H100_FIELDS, assert_problem, snapshot
-from tests.conftest import auth
+from service.errors import FieldError
+from service.web.problems import problem_response
+from tests.support import H100_FIELDS, assert_problem, auth, snapshot
 
 pytestmark = pytest.mark.anyio
 
@@ -142,7 +142,7 @@ def test_a_problem_echoing_a_lone_surrogate_is_still_a_valid_answer() -> None:
     response = problem_response(
         422, "bad \ud800", instance="/x\udcff", errors=[FieldError(field="\ud800", reason="r")]
     )
-    body = json.loads(response.body)
+    body = json.loads(bytes(response.body))
     assert (body["detail"], body["instance"]) == ("bad \\ud800", "/x\\udcff")
     assert body["errors"] == [{"field": "\\ud800", "reason": "r"}]
 
@@ -240,9 +240,9 @@ async def test_headers_the_service_reads_must_be_printable_ascii(
     anon_client: httpx.AsyncClient, engine: Engine, header: str, value: bytes
 ) -> None:
     before = snapshot(engine)
-    headers = {**auth("write"), header: value}
+    headers = {k.encode(): v.encode() for k, v in auth("write").items()} | {header.encode(): value}
     if header != "Content-Type":
-        headers["Content-Type"] = b"application/json"
+        headers[b"Content-Type"] = b"application/json"
     response = await anon_client.post(
         "/observations", content=raw_json(OBSERVATION), headers=headers
     )

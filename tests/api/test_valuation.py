@@ -10,9 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from service.app import create_app
-from tests.api.helpers import assert_problem
-from tests.conftest import make_client
-from tests.conftest import test_settings as settings_for
+from tests.support import assert_problem, make_client, settings_for
 
 pytestmark = pytest.mark.anyio
 

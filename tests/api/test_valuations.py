@@ -10,7 +10,7 @@ import csv
 import io
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, MutableMapping
 from decimal import Decimal
 from typing import Any
 
@@ -24,8 +24,8 @@ from sqlalchemy.engine import make_url
 from service.app import create_app
 from service.db import make_engine
 from service.valuation import fleet
-from tests import conftest
-from tests.api.helpers import assert_problem
+from tests import support
+from tests.support import assert_problem
 
 pytestmark = pytest.mark.anyio
 
@@ -74,7 +74,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="module")
 def fleet_db(
-    backend: conftest.Backend, template_url: str, tmp_path_factory: pytest.TempPathFactory
+    backend: support.Backend, template_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A copy of the seeded template for this module (as ``conftest.db_url`` makes per test)."""
     if backend.name == "sqlite":
@@ -93,14 +93,14 @@ def fleet_db(
     admin.dispose()
     url = backend.url_for(name)
     yield url
-    conftest.drop_database(backend, url)
+    support.drop_database(backend, url)
 
 
 @pytest.fixture(scope="module")
 async def fleet_app(fleet_db: str) -> AsyncIterator[FastAPI]:
-    app = create_app(conftest.test_settings(fleet_db))
+    app = create_app(support.settings_for(fleet_db))
     async with app.router.lifespan_context(app):
-        async with conftest.make_client(app, "write") as writer:
+        async with support.make_client(app, "write") as writer:
             await _seed(writer)
         yield app
 
@@ -122,7 +122,7 @@ async def _seed(client: httpx.AsyncClient) -> None:
 
 @pytest.fixture
 async def reader(fleet_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with conftest.make_client(fleet_app, None) as client:
+    async with support.make_client(fleet_app, None) as client:
         yield client
 
 
@@ -188,7 +188,7 @@ async def test_csv_is_streamed_in_chunks(
         "query_string": query, "headers": [(b"host", b"testserver")], "client": ("test", 1),
         "server": ("testserver", 80), "root_path": "",
     }  # fmt: skip
-    messages: list[dict[str, Any]] = []
+    messages: list[MutableMapping[str, Any]] = []
     requested, done = False, anyio.Event()
 
     async def receive() -> dict[str, Any]:
@@ -199,7 +199,7 @@ async def test_csv_is_streamed_in_chunks(
         await done.wait()
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         messages.append(message)
         if message["type"] == "http.response.body" and not message.get("more_body"):
             done.set()
@@ -439,7 +439,7 @@ async def test_totals_follow_a_write(client: httpx.AsyncClient) -> None:
     """The first page's totals are memoised per data version: a new asset shows at once."""
     for item in FLEET[4:6]:
         assert (await client.post("/assets", json=_asset(item))).status_code == 201
-    params = {"as_of": AS_OF, "limit": 1}
+    params: dict[str, str | int] = {"as_of": AS_OF, "limit": 1}
     before = (await client.get("/valuations", params=params)).json()
     again = (await client.get("/valuations", params=params)).json()
     assert again == before

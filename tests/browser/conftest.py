@@ -23,9 +23,9 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 from service.app import create_app
-from tests import conftest
-from tests.conftest import KEYS, Backend
+from tests import support
 from tests.live import database_copy, serve
+from tests.support import KEYS, Backend
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
 DRIVER_NAMES = ("chromedriver",)
@@ -105,7 +105,7 @@ def running_server(
     backend: Backend, template_url: str, tmp: Path, **settings: object
 ) -> Iterator[str]:
     with database_copy(backend, template_url, tmp) as url:
-        app = create_app(conftest.test_settings(url, **settings))
+        app = create_app(support.settings_for(url, **settings))
         with serve(app) as base:
             yield base
 
@@ -149,7 +149,7 @@ def network_log(driver: webdriver.Chrome) -> tuple[list[str], list[str]]:
     the page's Content-Security-Policy blocked before they left the browser."""
     requested: dict[str, str] = {}
     blocked: set[str] = set()
-    for entry in driver.get_log("performance"):
+    for entry in driver.get_log("performance"):  # type: ignore[no-untyped-call]
         message: dict[str, Any] = json.loads(entry["message"])["message"]
         params = message.get("params", {})
         if message.get("method") == "Network.requestWillBeSent":

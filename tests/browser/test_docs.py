@@ -82,7 +82,7 @@ def test_redoc_renders_every_operation(
         lambda d: d.find_elements(By.CSS_SELECTOR, '[data-section-id^="operation/"]')
     )
     sections = {
-        element.get_attribute("data-section-id").removeprefix("operation/")
+        (element.get_attribute("data-section-id") or "").removeprefix("operation/")
         for element in browser.find_elements(By.CSS_SELECTOR, '[data-section-id^="operation/"]')
     }
     assert sections == operation_ids

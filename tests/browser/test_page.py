@@ -16,7 +16,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser.conftest import AS_OF, MODEL, assert_same_origin, network_log
-from tests.conftest import KEYS
+from tests.support import KEYS
 
 CHARTS = ("history", "premises", "terms", "fp8", "fleet")
 # Cold, every quote on a new date is a calibration: allow for a busy two-core machine.
@@ -31,9 +31,13 @@ def _open(browser: webdriver.Chrome, url: str) -> None:
 
 
 def _figures(browser: webdriver.Chrome) -> dict[str, WebElement]:
-    return {
-        fig.get_attribute("id"): fig for fig in browser.find_elements(By.CSS_SELECTOR, "figure")
-    }
+    return {_attribute(fig, "id"): fig for fig in browser.find_elements(By.CSS_SELECTOR, "figure")}
+
+
+def _attribute(element: WebElement, name: str) -> str:
+    value = element.get_attribute(name)
+    assert value is not None, f"{name} missing on <{element.tag_name}>"
+    return value
 
 
 def _load_ms(browser: webdriver.Chrome) -> int:
@@ -49,7 +53,7 @@ def test_each_chart_draws_data_points_for_a_model(
     figures = _figures(browser)
     assert set(figures) == set(CHARTS)
     for name, fig in figures.items():
-        state, points = fig.get_attribute("data-state"), int(fig.get_attribute("data-points"))
+        state, points = fig.get_attribute("data-state"), int(_attribute(fig, "data-points"))
         note = fig.find_element(By.CSS_SELECTOR, ".note").text
         assert state == "ready" and points > 0, (name, state, points, note)
         # uPlot drew on its canvas: some pixels are not blank.
@@ -93,7 +97,7 @@ def test_each_csv_download_holds_the_numbers_of_its_chart(
     _open(browser, f"{server}/?model={MODEL}&as_of={AS_OF}")
     for name, fig in _figures(browser).items():
         button = fig.find_element(By.CSS_SELECTOR, "button.csv")
-        expected_rows = int(button.get_attribute("data-rows"))
+        expected_rows = int(_attribute(button, "data-rows"))
         assert button.is_enabled() and expected_rows > 0, name
         before = set(downloads.iterdir())
         browser.execute_script("arguments[0].scrollIntoView()", button)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 from service import cli, schema
 from service.db import make_engine, make_sessionmaker
 from service.registry.orm import GpuModel, Observation
-from tests.conftest import Backend, create_empty_database, drop_database
+from tests.support import Backend, create_empty_database, drop_database
 
 
 @pytest.fixture

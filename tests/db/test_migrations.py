@@ -16,7 +16,7 @@ from sqlalchemy import inspect, text
 from service import schema
 from service.db import Base, make_engine
 from service.models import load_all_models
-from tests.conftest import Backend, create_empty_database, drop_database
+from tests.support import Backend, create_empty_database, drop_database
 
 
 @pytest.fixture
@@ -123,11 +123,14 @@ def test_a_database_seeded_before_method_v2_gets_the_v2_defaults_but_keeps_admin
             assert audited[name].actor == "migration 0004" and audited[name].action == "update"
         assert rows["physical_life_months"].value == 72.0
         assert "DESIGN" not in " ".join(r.reason for r in rows.values() if r.name != edited)
-        assert after_version == before_version + 1
+        assert before_version is not None and after_version == before_version + 1
 
         schema.downgrade(empty_url, "0003")
         with engine.connect() as connection:
-            back = dict(connection.execute(text("SELECT name, value FROM assumptions")).all())
+            back: dict[str, float] = {
+                name: value
+                for name, value in connection.execute(text("SELECT name, value FROM assumptions"))
+            }
         assert back == {n: (0.7 if n == edited else c.old[0]) for n, c in changes.items()}
     finally:
         engine.dispose()

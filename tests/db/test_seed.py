@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from importlib import resources
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select
 from sqlalchemy.orm import Session
 
 from service.db import current_data_version
@@ -67,7 +67,9 @@ def test_reference_observations_are_known_from_their_date(session: Session) -> N
 def test_every_assumption_fits_its_columns() -> None:
     """PostgreSQL enforces column lengths (SQLite does not): an over-long unit or name would
     fail `gpuval seed` there only."""
-    unit = Assumption.__table__.c.unit.type.length
-    name = Assumption.__table__.c.name.type.length
+    unit_type, name_type = (Assumption.__table__.c[c].type for c in ("unit", "name"))
+    assert isinstance(unit_type, String) and isinstance(name_type, String)
+    unit, name = unit_type.length, name_type.length
+    assert unit is not None and name is not None
     for spec in ASSUMPTIONS:
         assert len(spec.unit) <= unit and len(spec.name) <= name, spec.name

@@ -12,7 +12,7 @@ import pytest
 
 from service.engine import BacktestReport, backtest
 from service.engine.backtest import SEGMENTS
-from tests.engine.valuation_data import FRONTIER, fx, models, observations
+from service.reference import FRONTIER, fx, models, observations
 
 START = date(2023, 7, 1)
 

@@ -9,7 +9,7 @@ import pytest
 
 from service.engine import Assumptions, EngineInputError, quote
 from service.engine.batch import Quoter
-from tests.engine.valuation_data import calibration
+from service.reference import calibration
 
 AS_OF = date(2026, 6, 30)
 

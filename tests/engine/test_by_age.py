@@ -10,7 +10,7 @@ import pytest
 from service.engine import Assumptions, EngineInputError, residual
 from service.engine.by_age import residuals_by_age
 from service.engine.types import Premise
-from tests.engine.valuation_data import calibration
+from service.reference import calibration
 
 AS_OF = date(2026, 6, 30)
 

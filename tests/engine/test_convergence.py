@@ -24,7 +24,7 @@ import service.engine.robust as robust
 import service.engine.sales as sales
 from service.engine import calibrate
 from service.engine.robust import HUBER_C, Prior, huber_fit, huber_point_fit
-from tests.engine.valuation_data import FRONTIER, fx, models, observations
+from service.reference import FRONTIER, fx, models, observations
 
 TOLERANCE = 1e-8
 #: The cap on iterations per Huber stage (the default of ``huber_fit``): a guard only.

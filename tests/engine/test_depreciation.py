@@ -311,7 +311,7 @@ INVALID: list[tuple[str, Any, str]] = [
     ("sln life too long", lambda: sln(100, 10, depreciation.MAX_LIFE + 1), "life"),
     ("sln nan cost", lambda: sln(math.nan, 10, 5), "cost"),
     ("sln infinite life", lambda: sln(100, 10, math.inf), "life"),
-    ("sln text", lambda: sln("100", 10, 5), "cost"),
+    ("sln text", lambda: sln("100", 10, 5), "cost"),  # type: ignore[arg-type]  # deliberately the wrong type
     ("sln bool", lambda: sln(True, 0, 5), "cost"),
     ("syd period 0", lambda: syd(100, 10, 5, 0), "per"),
     ("syd period after life", lambda: syd(100, 10, 5, 6), "per"),
@@ -335,7 +335,7 @@ INVALID: list[tuple[str, Any, str]] = [
     ("vdb end after life", lambda: vdb(100, 10, 5, 0, 5.5), "end_period"),
     ("vdb nan end", lambda: vdb(100, 10, 5, 0, math.nan), "end_period"),
     ("vdb zero factor", lambda: vdb(100, 10, 5, 0, 1, 0), "factor"),
-    ("vdb no_switch not bool", lambda: vdb(100, 10, 5, 0, 1, 2, 1), "no_switch"),
+    ("vdb no_switch not bool", lambda: vdb(100, 10, 5, 0, 1, 2, 1), "no_switch"),  # type: ignore[arg-type]  # deliberately the wrong type
     ("vdb salvage above cost", lambda: vdb(100, 120, 5, 0, 1), "salvage"),
     ("schedule fractional life", lambda: sln_schedule(100, 10, 2.5), "life"),
     ("schedule too long", lambda: syd_schedule(100, 10, 1201), "life"),

@@ -139,7 +139,11 @@ INVALID: list[tuple[str, Any, str]] = [
         "recovery_years",
     ),
     ("bool years", lambda: macrs_percentages(True), "recovery_years"),
-    ("unknown convention", lambda: macrs_percentages(5, "mid_month"), "convention"),
+    (
+        "unknown convention",
+        lambda: macrs_percentages(5, "mid_month"),  # type: ignore[arg-type]  # deliberately the wrong type
+        "convention",
+    ),
     ("mid-quarter without quarter", lambda: macrs_percentages(5, "mid_quarter"), "quarter"),
     ("quarter 0", lambda: macrs_percentages(5, "mid_quarter", 0), "quarter"),
     ("quarter 5", lambda: macrs_percentages(5, "mid_quarter", 5), "quarter"),

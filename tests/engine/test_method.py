@@ -7,6 +7,7 @@ import itertools
 import math
 import statistics
 from datetime import date
+from typing import cast
 
 import pytest
 
@@ -20,8 +21,8 @@ from service.engine import (
     residual,
 )
 from service.engine.calibration import month_index
-from service.engine.types import FIXED_TERM_YEARS
-from tests.engine.valuation_data import FRONTIER, calibration, fx, models, observations, spec
+from service.engine.types import FIXED_TERM_YEARS, Term
+from service.reference import FRONTIER, calibration, fx, models, observations, spec
 
 DATES = (date(2023, 9, 1), date(2024, 6, 1), date(2025, 6, 1), date(2026, 6, 25))
 TRADED = (
@@ -154,7 +155,7 @@ def test_the_identity_on_the_reported_value_path_reproduces_fixed_term_quotes() 
                     months = round(years * 12)
                     if months >= len(r.path):
                         continue
-                    q = quote(cal, spec(slug), term=term, as_of=on, age_months=age)
+                    q = quote(cal, spec(slug), term=cast(Term, term), as_of=on, age_months=age)
                     implied = fair_lease_rate(
                         r.path[0].value_per_gpu,
                         r.path[months].value_per_gpu,

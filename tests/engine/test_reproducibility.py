@@ -30,7 +30,7 @@ SCRIPT = """
 import json, sys
 from datetime import date
 from service.engine import QUOTE_TERMS, calibrate, quote, residual
-from tests.engine.valuation_data import FRONTIER, fx, models, observations
+from service.reference import FRONTIER, fx, models, observations
 
 specs, obs, rates = models(), observations(), fx()
 out = {}

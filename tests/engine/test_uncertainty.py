@@ -8,7 +8,7 @@ import numpy as np
 
 from service.engine import residual
 from service.engine.prior import COLUMNS, TAU_FLOOR, fit_cross_section
-from tests.engine.valuation_data import calibration, spec
+from service.reference import calibration, spec
 
 
 def _cross_section(outlier: float) -> dict[str, tuple[np.ndarray, float, float]]:

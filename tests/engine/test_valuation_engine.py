@@ -19,7 +19,7 @@ from service.engine import (
     quote,
     residual,
 )
-from tests.engine.valuation_data import FRONTIER, calibration, fx, models, observations, spec
+from service.reference import FRONTIER, calibration, fx, models, observations, spec
 
 JUNE_2024 = date(2024, 6, 1)
 JAN_2026 = date(2026, 1, 1)
@@ -103,12 +103,12 @@ def test_same_request_same_numbers_and_digest() -> None:
 def test_observations_recorded_after_known_at_change_nothing() -> None:
     known_at = datetime(2024, 7, 1)
     late = Observation(
-        date(2024, 5, 1),
-        A100,
-        "lease",
-        9.99,
-        "USD",
-        "on_demand",
+        observed_on=date(2024, 5, 1),
+        model_slug=A100,
+        kind="lease",
+        price=9.99,
+        currency="USD",
+        term="on_demand",
         provider="Late",
         recorded_at=datetime(2024, 8, 1),
     )

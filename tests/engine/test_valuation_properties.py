@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from service.engine import Assumptions, ModelSpec, fair_lease_rate, quote, residual
 from service.engine.types import FIXED_TERM_YEARS
-from tests.engine.valuation_data import calibration, models
+from service.reference import calibration, models
 
 DATES = (date(2023, 9, 1), date(2024, 6, 1), date(2025, 6, 1), date(2026, 6, 25))
 FAST = settings(max_examples=40, deadline=None)

@@ -20,7 +20,7 @@ from schemathesis.python import asgi
 from starlette.types import Receive, Scope, Send
 
 from service.app import create_app
-from tests import conftest
+from tests import support
 
 CONFIG: dict[str, Any] = {
     "seed": 20251001,
@@ -72,7 +72,7 @@ schema.app = current
 @pytest.fixture
 def fuzz_app(db_url: str) -> Iterator[FastAPI]:
     """The app on a fresh seeded database; its lifespan runs on schemathesis's event loop."""
-    current.app = create_app(conftest.test_settings(db_url))
+    current.app = create_app(support.settings_for(db_url))
     yield current.app
     asgi.shutdown_lifespans()
     current.app = None
@@ -92,7 +92,7 @@ def report_cases(request: pytest.FixtureRequest) -> Iterator[None]:
 @schema.parametrize()
 # One database per operation, shared by its examples, as a real server's would be.
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_every_operation_passes_every_check(case: Case, fuzz_app: FastAPI) -> None:
+def test_every_operation_passes_every_check(case: Case[Any], fuzz_app: FastAPI) -> None:
     global cases_executed
     cases_executed += 1
-    case.call_and_validate(headers=conftest.auth("admin"))
+    case.call_and_validate(headers=support.auth("admin"))

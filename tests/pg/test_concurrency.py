@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from service.audit.orm import AuditEntry
-from tests.conftest import Backend
+from tests.support import Backend
 
 pytestmark = pytest.mark.anyio
 

@@ -17,9 +17,8 @@ from sqlalchemy.orm import Session
 
 from service.app import create_app
 from service.registry.orm import Observation
-from tests import conftest
-from tests.api.helpers import assert_problem
-from tests.conftest import Backend, make_client
+from tests import support
+from tests.support import Backend, assert_problem, make_client
 
 pytestmark = pytest.mark.anyio
 
@@ -127,7 +126,7 @@ async def test_terminated_connections_lose_no_acknowledged_write_and_recover(
 @pytest.fixture
 async def unreachable(request: pytest.FixtureRequest) -> AsyncIterator[FastAPI]:
     url = request.param
-    app = create_app(conftest.test_settings(url, db_connect_timeout_s=1))
+    app = create_app(support.settings_for(url, db_connect_timeout_s=1))
     async with app.router.lifespan_context(app):
         yield app
 

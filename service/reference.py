@@ -1,11 +1,16 @@
-"""Load the shipped reference data into engine inputs (test helper: the engine does no I/O)."""
+"""The reference catalogue (``service/data``) as engine inputs, with no database.
+
+For benchmarks, tests and offline studies: the engine does no I/O, so this reads the CSV files
+that ``gpuval seed`` loads and builds the engine's types from them.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
 from datetime import date
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
 from typing import Any, cast
 
 from service.engine import (
@@ -17,15 +22,15 @@ from service.engine import (
     calibrate,
 )
 
-DATA = Path(__file__).resolve().parents[2] / "service" / "data"
+DATA = files("service") / "data"
 
 
 def _rows(name: str) -> list[dict[str, str]]:
-    with (DATA / name).open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+    text = (DATA / name).read_text(encoding="utf-8")
+    return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
-#: The timeline the service seeds (service/data/frontier.csv), so tests price what users see.
+#: The timeline the service seeds (service/data/frontier.csv), so callers price what users see.
 FRONTIER: tuple[FrontierEntry, ...] = tuple(
     FrontierEntry(date.fromisoformat(r["effective_from"]), cast(Any, r["precision"]))
     for r in _rows("frontier.csv")
@@ -87,5 +92,5 @@ def spec(slug: str) -> ModelSpec:
 
 @cache
 def calibration(as_of: date) -> Calibration:
-    """One calibration per date for the whole test session (the engine is deterministic)."""
+    """One calibration per date, kept for the process (the engine is deterministic)."""
     return calibrate(models(), observations(), fx(), FRONTIER, as_of=as_of)

@@ -1,0 +1,1 @@
+"""Neutral ground below the domain packages: shared field types and bulk-import parsing."""

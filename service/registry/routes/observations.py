@@ -1,0 +1,154 @@
+"""HTTP routes of market observations: validate, call the registry service, shape the answer."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from service.api import (
+    ContentType,
+    CursorParam,
+    IfMatch,
+    IfMatchHeader,
+    Limit,
+    Page,
+    RawBody,
+    RetryingRoute,
+    SessionDep,
+    encode_cursor,
+    etag,
+    import_body,
+    read_cursor,
+    set_etag,
+)
+from service.auth.deps import AUTH_ERRORS, authorize
+from service.common import bulk
+from service.common.fields import SLUG_PATTERN, ImportResult, MarketDate
+from service.engine.types import Kind, Term
+from service.errors import FieldError, InvalidInput
+from service.registry import repository, service
+from service.registry.routes.common import (
+    READ_ERRORS,
+    WRITE_ERRORS,
+    ObservationId,
+)
+from service.registry.schemas import (
+    ObservationCreate,
+    ObservationRead,
+)
+from service.text import SingleLine
+from service.web.problems import responses
+
+router = APIRouter(
+    dependencies=[Depends(authorize)], responses=AUTH_ERRORS, route_class=RetryingRoute
+)
+
+
+@router.get(
+    "/observations",
+    tags=["observations"],
+    response_model=Page[ObservationRead],
+    responses=READ_ERRORS,
+)
+def list_observations(
+    session: SessionDep,
+    model: Annotated[
+        str | None, Query(max_length=80, pattern=SLUG_PATTERN, examples=["nvidia-h100-sxm5-80gb"])
+    ] = None,
+    kind: Kind | None = None,
+    term: Term | None = None,
+    provider: Annotated[
+        SingleLine | None, Query(max_length=120, description="Substring, case-insensitive.")
+    ] = None,
+    currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
+    observed_from: Annotated[
+        MarketDate | None, Query(alias="from", description="On or after this date.")
+    ] = None,
+    observed_to: Annotated[
+        MarketDate | None, Query(alias="to", description="On or before this date.")
+    ] = None,
+    limit: Limit = 100,
+    cursor: CursorParam = None,
+) -> Page[ObservationRead]:
+    """List market observations in date order."""
+    if observed_from and observed_to and observed_from > observed_to:
+        raise InvalidInput(
+            "`from` is after `to`.", errors=[FieldError(field="query.from", reason="after `to`")]
+        )
+    after = read_cursor(cursor, date, int) if cursor else None
+    flt = repository.ObservationFilter(
+        model, kind, term, provider, currency, observed_from, observed_to
+    )
+    rows, total = repository.list_observations(session, flt, limit=limit, after=after)
+    items = [service.to_read(r) for r in rows[:limit]]
+    next_cursor = (
+        encode_cursor([items[-1].observed_on.isoformat(), items[-1].id])
+        if len(rows) > limit
+        else None
+    )
+    return Page[ObservationRead](items=items, next_cursor=next_cursor, total=total)
+
+
+@router.post(
+    "/observations",
+    tags=["observations"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=ObservationRead,
+    responses=responses(400, 409, 422, 503),
+)
+def create_observation(
+    session: SessionDep, body: ObservationCreate, response: Response
+) -> ObservationRead:
+    """Record one market observation (a lease rate or a sale price)."""
+    obs = service.create_observation(session, body)
+    response.headers["Location"] = f"/observations/{obs.id}"
+    set_etag(response, etag(obs.revision))
+    return service.to_read(obs)
+
+
+@router.post(
+    "/observations/import",
+    tags=["observations"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=ImportResult,
+    responses=responses(400, 409, 413, 422, 503),
+    openapi_extra=import_body("the reference file's columns; `model` may be `model_slug`"),
+)
+def import_observations(
+    session: SessionDep, body: RawBody, content_type: ContentType
+) -> ImportResult:
+    """Bulk-record observations from CSV (the reference file's columns) or JSON, all or nothing."""
+    rows = bulk.parse(body, content_type)
+    created = service.import_observations(session, rows)
+    return ImportResult(created=created, skipped=0)
+
+
+@router.get(
+    "/observations/{observation_id:int}",
+    tags=["observations"],
+    response_model=ObservationRead,
+    responses=responses(404, 422, 503),
+)
+def get_observation(
+    session: SessionDep, observation_id: ObservationId, response: Response
+) -> ObservationRead:
+    """One market observation."""
+    obs = service.require_observation(session, observation_id)
+    set_etag(response, etag(obs.revision))
+    return service.to_read(obs)
+
+
+@router.delete(
+    "/observations/{observation_id:int}",
+    tags=["observations"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=WRITE_ERRORS,
+)
+def delete_observation(
+    session: SessionDep, observation_id: ObservationId, if_match: IfMatch = None
+) -> Response:
+    """Withdraw an observation recorded in error."""
+    service.delete_observation(session, observation_id, expected=IfMatchHeader(if_match))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
