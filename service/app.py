@@ -23,7 +23,9 @@ from service.db import make_engine, make_sessionmaker
 from service.edge import InputGuardMiddleware
 from service.errors import LastResortMiddleware, Problem
 from service.finance.router import router as finance_router
+from service.freshness import DataVersionTracker
 from service.idempotency import IdempotencyMiddleware
+from service.memo import AnswerMemoMiddleware
 from service.models import load_all_models
 from service.observability import Metrics, RequestContextMiddleware
 from service.ops.router import router as ops_router
@@ -87,8 +89,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool_size=settings.db_pool_size,
             connect_timeout_s=settings.db_connect_timeout_s,
         )
+        versions = DataVersionTracker(engine)
+        versions.start()
         app.state.engine = engine
-        app.state.sessions = make_sessionmaker(engine)
+        app.state.versions = versions
+        app.state.sessions = make_sessionmaker(engine, tracker=versions)
         app.state.schema_head = schema.head_revision(settings.database_url)
         app.state.shutting_down = False
         if settings.warm_calibration:
@@ -102,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             app.state.shutting_down = True
+            versions.stop()
             engine.dispose()
 
     app = FastAPI(
@@ -127,8 +133,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fleet_router)
     app.include_router(keys_router)
     app.include_router(audit_router)
-    # Outermost last: request ids and metrics, the last resort, the input guard, idempotency.
+    # Outermost last: request ids and metrics, the last resort, the input guard, the answer
+    # memo, idempotency. All pure ASGI.
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(AnswerMemoMiddleware, metrics=metrics, enabled=not settings.require_read_key)
     app.add_middleware(InputGuardMiddleware)
     app.add_middleware(LastResortMiddleware, metrics=metrics)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)

@@ -13,6 +13,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -68,42 +69,69 @@ class Metrics:
         self.data_version = Gauge(
             "gpuval_data_version", "Data version of the last calibration.", registry=self.registry
         )
+        self.memo = Counter(
+            "gpuval_answer_memo_total",
+            "Memoisable reads, by outcome: answered from the memo (hit) or computed (miss).",
+            ["outcome"],
+            registry=self.registry,
+        )
 
 
 class RequestContextMiddleware:
+    """Pure ASGI: the request id, the access log line and the request's metrics.
+
+    The metric series of each (method, route, status) are looked up once and kept, and the
+    access line is only built when the access logger is enabled.
+    """
+
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._series: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _SANE_ID.match(incoming) else uuid.uuid4().hex
+        request_id = _request_id(scope["headers"])
         scope.setdefault("state", {})["request_id"] = request_id
         token = REQUEST_ID.set(request_id)
         status = 500
         started = time.perf_counter()
+        id_header = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                message["headers"] = [*message.get("headers", ()), id_header]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = route_of(scope)
-            method = scope["method"]
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(elapsed)
-            if status >= 500:
-                self.metrics.errors.labels(method, route).inc()
+            self._record(scope, status, elapsed)
+            REQUEST_ID.reset(token)
+
+    def _record(self, scope: Scope, status: int, elapsed: float) -> None:
+        route = route_of(scope)
+        method: str = scope["method"]
+        series = self._series.get((method, route, status))
+        if series is None:
+            series = (
+                self.metrics.requests.labels(method, route, str(status)),
+                self.metrics.latency.labels(method, route),
+                self.metrics.errors.labels(method, route) if status >= 500 else None,
+            )
+            if len(self._series) < 10_000:  # bounded: routes are templates, statuses few
+                self._series[(method, route, status)] = series
+        requests, latency, errors = series
+        requests.inc()
+        latency.observe(elapsed)
+        if errors is not None:
+            errors.inc()
+        if access_log.isEnabledFor(logging.INFO):
             access_log.info(
                 "%s %s %s",
                 method,
@@ -111,7 +139,17 @@ class RequestContextMiddleware:
                 status,
                 extra={"status": status, "route": route, "duration_ms": round(elapsed * 1000, 2)},
             )
-            REQUEST_ID.reset(token)
+
+
+def _request_id(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """The caller's ``X-Request-ID`` when it is a sane token, else a new random one."""
+    incoming: bytes | None = None
+    for name, value in headers:
+        if name == b"x-request-id":
+            incoming = value  # the last one, as a dict of the headers would keep
+    if incoming is not None and _SANE_ID.match(text := incoming.decode("latin-1")):
+        return text
+    return uuid.uuid4().hex
 
 
 def route_of(scope: Scope) -> str:
