@@ -27,7 +27,7 @@ from service.freshness import DataVersionTracker
 from service.idempotency import IdempotencyMiddleware
 from service.memo import AnswerMemoMiddleware
 from service.models import load_all_models
-from service.observability import Metrics, RequestContextMiddleware
+from service.observability import Metrics, RequestContextMiddleware, configure_logging
 from service.ops.router import router as ops_router
 from service.registry.router import router as registry_router
 from service.valuation.cache import CalibrationCache
@@ -142,6 +142,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     _declare_problem_schema(app)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of ``gpuval serve --workers N``: settings and logging from
+    the environment (each worker is a fresh interpreter)."""
+    settings = Settings()
+    configure_logging(settings.log_level, json_lines=settings.json_logs)
+    return create_app(settings)
 
 
 class GracefulServer(uvicorn.Server):

@@ -13,9 +13,10 @@ on every request, and learns of writes in three ways:
   notifies on commit, and re-reads the counter at least every ``poll_s`` in case a notification
   is lost (a dropped connection reconnects).
 
-On PostgreSQL, :meth:`DataVersionTracker.current` answers ``None`` when the thread has not heard
-from the database for ``max_staleness_s``; callers then read the counter from the database. So
-another replica's write is visible within ``max_staleness_s`` (1 s) however the listener fares.
+On PostgreSQL, :meth:`DataVersionTracker.current` answers ``None`` unless the counter it holds
+was read by a query sent within the last ``max_staleness_s``; callers then read the counter from
+the database. So another replica's write is visible within ``max_staleness_s`` (1 s) however the
+listener fares.
 An in-memory SQLite database is private to its process: its own writes are all there is.
 """
 
@@ -59,22 +60,23 @@ class DataVersionTracker:
         )
 
     def start(self) -> None:
-        """Begin watching. A database that is down now is only a slower start: until the
-        counter is read, :meth:`current` says ``None`` and callers ask the database."""
+        """Read the counter, and begin watching. A database that is down now is only a slower
+        start: until the counter is read, :meth:`current` says ``None`` and callers ask the
+        database."""
+        if self.mode == "sqlite":
+            self._current_sqlite()
+            return
+        try:
+            asked_at = time.monotonic()
+            with self._engine.connect() as connection:
+                self._confirm(int(connection.exec_driver_sql(_READ_SQL).scalar() or 0), asked_at)
+        except Exception as exc:
+            log.warning("could not read the data version: %s", exc)
         if self.mode == "postgresql":
             self._thread = threading.Thread(
                 target=self._listen, name="data-version-listener", daemon=True
             )
             self._thread.start()
-            return
-        if self.mode == "memory":
-            try:
-                with self._engine.connect() as connection:
-                    self.advance(int(connection.exec_driver_sql(_READ_SQL).scalar() or 0))
-            except Exception:
-                log.warning("could not read the data version", exc_info=True)
-            return
-        self._current_sqlite()
 
     def stop(self) -> None:
         self._stop.set()
@@ -100,9 +102,10 @@ class DataVersionTracker:
             if self._version is None or version > self._version:
                 self._version = version
 
-    def _confirm(self, version: int) -> None:
+    def _confirm(self, version: int, asked_at: float) -> None:
+        """``version`` was read by a query sent at ``asked_at``: it is at least that fresh."""
         self.advance(version)
-        self._confirmed_at = time.monotonic()
+        self._confirmed_at = max(self._confirmed_at, asked_at)
 
     # --- SQLite ---------------------------------------------------------------------------
 
@@ -141,7 +144,8 @@ class DataVersionTracker:
                 connection.autocommit = True
                 connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
                 while not self._stop.is_set():
-                    self._confirm(int(connection.execute(_READ_SQL).fetchone()[0]))
+                    asked_at = time.monotonic()
+                    self._confirm(int(connection.execute(_READ_SQL).fetchone()[0]), asked_at)
                     for _ in connection.notifies(timeout=self._poll_s, stop_after=1):
                         pass
             except Exception as exc:
