@@ -203,6 +203,8 @@ def main() -> int:
                 run = wrk(url, seconds=args.seconds, connections=args.connections, extra=extra)
                 rounds[name].append(run)
         rows = {name: max(runs, key=lambda r: r["rps"]) for name, runs in rounds.items()}
+        status = Path(f"/proc/{processes[0].pid}/status").read_text()
+        peak_mb = int(re.search(r"VmHWM:\s+(\d+) kB", status)[1]) / 1024  # type: ignore[index]
     finally:
         for process in processes:
             process.terminate()
@@ -216,6 +218,7 @@ def main() -> int:
     backend = "PostgreSQL" if args.postgres else "SQLite"
     steps = "migrate, seed, serve" if args.postgres else "serve (migrates and seeds)"
     print(f"cold start on {backend} ({steps}, first /quote): {cold:.2f} s")
+    print(f"server process peak RSS after the run: {peak_mb:.0f} MB")
     print(
         f"wrk -t1 -c{args.connections} -d{args.seconds:g}s, best of {args.rounds} interleaved "
         "rounds, one server process each, "
