@@ -26,6 +26,7 @@ import argparse
 import importlib.util
 import os
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -115,6 +116,18 @@ def wrk(url: str, *, seconds: float, connections: int, extra: list[str]) -> dict
     }
 
 
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (``gpuval migrate``, ``gpuval seed``)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds a running process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def gpuval(*args: str, env: dict[str, str], cwd: Path) -> str:
     exe = str(Path(sys.executable).with_name("gpuval"))
     done = subprocess.run([exe, *args], env=env, cwd=cwd, capture_output=True, text=True)
@@ -170,6 +183,7 @@ def main() -> int:
     processes: list[subprocess.Popen[bytes]] = []
     try:
         started = time.perf_counter()
+        children_cpu = _children_cpu()
         if args.postgres:
             gpuval("migrate", env=env, cwd=workdir)
             gpuval("seed", env=env, cwd=workdir)
@@ -180,6 +194,7 @@ def main() -> int:
         )
         wait_for(f"{base}/quote?model={H100}&term=1y")
         cold = time.perf_counter() - started
+        cold_cpu = _children_cpu() - children_cpu + _process_cpu(processes[0].pid)
         key = gpuval("keys", "create", "--name", "bench", "--scopes", "read", env=env, cwd=workdir)
         keyed = ["-H", f"Authorization: Bearer {key.strip().splitlines()[-1]}"]
         command = [*UVICORN, "bare_app:app", "--port", str(bare_port)]
@@ -217,7 +232,10 @@ def main() -> int:
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     backend = "PostgreSQL" if args.postgres else "SQLite"
     steps = "migrate, seed, serve" if args.postgres else "serve (migrates and seeds)"
-    print(f"cold start on {backend} ({steps}, first /quote): {cold:.2f} s")
+    print(
+        f"cold start on {backend} ({steps}, first /quote): {cold:.2f} s wall, "
+        f"{cold_cpu:.2f} s CPU (user + system, every process)"
+    )
     print(f"server process peak RSS after the run: {peak_mb:.0f} MB")
     print(
         f"wrk -t1 -c{args.connections} -d{args.seconds:g}s, best of {args.rounds} interleaved "
