@@ -22,6 +22,7 @@ An in-memory SQLite database is private to its process: its own writes are all t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -49,6 +50,7 @@ class DataVersionTracker:
         self._confirmed_at = float("-inf")  # monotonic time the counter was last read
         self._watch: Any = None  # SQLite: the pooled connection, detached, that watches
         self._seen: int | None = None  # SQLite: the last PRAGMA data_version
+        self._failing = False  # SQLite: the last check failed
         self._thread: threading.Thread | None = None
         url = engine.url.render_as_string(hide_password=False)
         self.mode: Mode = (
@@ -125,10 +127,17 @@ class DataVersionTracker:
                     self._seen = seen
                     if self._version is None or version > self._version:
                         self._version = version
+                self._failing = False
                 return self._version
-            except Exception:
-                log.warning("could not check the data version", exc_info=True)
+            except Exception as exc:
+                if not self._failing:  # once per outage, not once per request
+                    log.warning("could not check the data version: %s", exc)
+                self._failing = True
                 self._seen = None
+                watch, self._watch = self._watch, None  # reopened on the next call
+                if watch is not None:
+                    with contextlib.suppress(Exception):
+                        watch.close()
                 return None
 
     # --- PostgreSQL -----------------------------------------------------------------------
