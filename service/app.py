@@ -22,9 +22,11 @@ from service.config import Settings
 from service.db import make_engine, make_sessionmaker
 from service.edge import InputGuardMiddleware
 from service.finance.router import router as finance_router
+from service.freshness import DataVersionTracker
 from service.idempotency import IdempotencyMiddleware
+from service.memo import AnswerMemoMiddleware
 from service.models import load_all_models
-from service.observability import Metrics, RequestContextMiddleware
+from service.observability import Metrics, RequestContextMiddleware, configure_logging
 from service.ops.router import router as ops_router
 from service.registry.router import router as registry_router
 from service.valuation.cache import CalibrationCache
@@ -88,8 +90,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool_size=settings.db_pool_size,
             connect_timeout_s=settings.db_connect_timeout_s,
         )
+        versions = DataVersionTracker(engine)
+        versions.start()
         app.state.engine = engine
-        app.state.sessions = make_sessionmaker(engine)
+        app.state.versions = versions
+        app.state.sessions = make_sessionmaker(engine, tracker=versions)
         app.state.schema_head = schema.head_revision(settings.database_url)
         app.state.shutting_down = False
         if settings.warm_calibration:
@@ -103,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             app.state.shutting_down = True
+            versions.stop()
             engine.dispose()
 
     app = FastAPI(
@@ -129,13 +135,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fleet_router)
     app.include_router(keys_router)
     app.include_router(audit_router)
-    # Outermost last: request ids and metrics, the last resort, the input guard, idempotency.
+    # Outermost last: request ids and metrics, the last resort, the input guard, the answer
+    # memo, idempotency. All pure ASGI.
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(AnswerMemoMiddleware, metrics=metrics, enabled=not settings.require_read_key)
     app.add_middleware(InputGuardMiddleware)
     app.add_middleware(LastResortMiddleware, metrics=metrics)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     _declare_problem_schema(app)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of ``gpuval serve --workers N``: settings and logging from
+    the environment (each worker is a fresh interpreter)."""
+    settings = Settings()
+    configure_logging(settings.log_level, json_lines=settings.json_logs)
+    return create_app(settings)
 
 
 class GracefulServer(uvicorn.Server):

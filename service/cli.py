@@ -50,6 +50,14 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the API (the embedded default migrates and seeds)")
     serve.add_argument("--host", help="bind address (default: settings HOST)")
     serve.add_argument("--port", type=int, help="port (default: settings PORT)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        choices=range(1, 65),
+        metavar="N",
+        help="server processes, each calibrating once (default 1; README: sizing workers)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="upgrade the database schema to the latest migration")
@@ -303,6 +311,18 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"serving on http://{settings.host}:{settings.port} (Swagger UI at /docs)", file=sys.stderr
     )
+    if args.workers > 1:  # each process builds its app from the environment, as this one would
+        uvicorn.run(
+            "service.app:app_from_environment",
+            factory=True,
+            workers=args.workers,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            log_config=None,
+            timeout_graceful_shutdown=30,
+        )
+        return 0
     configure_logging(settings.log_level, json_lines=settings.json_logs)
     app = create_app(settings)
     config = uvicorn.Config(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     DateTime,
@@ -18,12 +18,20 @@ from sqlalchemy import (
     create_engine,
     event,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from service.freshness import DataVersionTracker
+
+NOTIFY_CHANNEL = "gpuval_data_version"  # PostgreSQL: every bump notifies it, with the new version
+TRACKER = "data_version_tracker"  # the key of the process's tracker in ``Session.info``
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -84,12 +92,23 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, *, pool_size: int = 5, connect_timeout_s: float = 5.0) -> Engine:
-    """An engine with liveness checks on checkout, so a dropped connection is replaced."""
+    """A pooled engine. PostgreSQL connections are pinged on checkout, so a dropped one is
+    replaced; an SQLite file needs no ping, and its pragmas run once per pooled connection.
+    An in-memory SQLite database keeps SQLAlchemy's own single-connection pool."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(
-            url, connect_args={"timeout": 30, "check_same_thread": False}, pool_pre_ping=True
-        )
+        args = {"timeout": 30, "check_same_thread": False}
+        if is_memory_sqlite(url):
+            engine = create_engine(url, connect_args=args)
+        else:
+            engine = create_engine(
+                url,
+                connect_args=args,
+                poolclass=QueuePool,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_timeout=30,
+            )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(
@@ -102,6 +121,13 @@ def make_engine(url: str, *, pool_size: int = 5, connect_timeout_s: float = 5.0)
     )
 
 
+def is_memory_sqlite(url: str) -> bool:
+    """``sqlite://``, ``sqlite:///:memory:`` and ``mode=memory`` URIs: private to a process."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    return database in ("", ":memory:") or parsed.query.get("mode") == "memory"
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -110,9 +136,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    factory = sessionmaker(engine, expire_on_commit=False, autoflush=True)
-    return factory
+def make_sessionmaker(
+    engine: Engine, *, tracker: DataVersionTracker | None = None
+) -> sessionmaker[Session]:
+    """Sessions on ``engine``; with a ``tracker``, they read the data version from it and tell
+    it of the versions they commit (see ``service.freshness``)."""
+    info = {TRACKER: tracker} if tracker is not None else None
+    return sessionmaker(engine, expire_on_commit=False, autoflush=True, info=info)
 
 
 class CommitOutcomeUnknown(Exception):
@@ -139,6 +169,14 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def current_data_version(session: Session) -> int:
+    """The data version: from the process's tracker when it can vouch for it (no query),
+    else from the database."""
+    tracker: DataVersionTracker | None = session.info.get(TRACKER)
+    known = tracker.current() if tracker is not None else None
+    return known if known is not None else read_data_version(session)
+
+
+def read_data_version(session: Session) -> int:
     version = session.scalar(select(DataVersion.version).where(DataVersion.id == 1))
     return int(version or 0)
 
@@ -159,14 +197,41 @@ def mark_data_changed(session: Session) -> None:
     if session.info.get("data_version_bumped"):
         return
     session.info["data_version_bumped"] = True
-    session.connection().execute(
+    connection = session.connection()
+    version = connection.scalar(
         update(DataVersion)
         .where(DataVersion.id == 1)
         .values(version=DataVersion.version + 1, changed_at=utcnow())
+        .returning(DataVersion.version)
     )
+    if version is None:
+        return
+    session.info["data_version_written"] = int(version)
+    if connection.dialect.name == "postgresql":  # delivered to listeners on commit, not before
+        connection.execute(
+            text("SELECT pg_notify(:channel, :version)"),
+            {"channel": NOTIFY_CHANNEL, "version": str(version)},
+        )
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _reset_bump_flag(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
         session.info.pop("data_version_bumped", None)
+
+
+@event.listens_for(Session, "after_commit")
+def _report_written_version(session: Session) -> None:
+    """A replica's own write is visible to its next request: the tracker learns the version now,
+    after the commit (a failed commit reports nothing)."""
+    if session.in_nested_transaction():  # a savepoint's release is not the commit
+        return
+    written = session.info.pop("data_version_written", None)
+    tracker: DataVersionTracker | None = session.info.get(TRACKER)
+    if written is not None and tracker is not None:
+        tracker.advance(written)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_written_version(session: Session) -> None:
+    session.info.pop("data_version_written", None)

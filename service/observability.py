@@ -8,17 +8,22 @@ route template, so ``/models/{slug}`` is one series, not one per slug.
 from __future__ import annotations
 
 import contextvars
+import itertools
 import json
 import logging
 import re
+import secrets
 import time
-import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID = contextvars.ContextVar[str | None]("request_id", default=None)
+# New ids: 32 hex digits, a random half per process and a counter (no system call per request).
+_ID_PREFIX = secrets.token_hex(8)
+_ID_COUNTER = itertools.count(secrets.randbits(32))
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 access_log = logging.getLogger("service.access")
 error_log = logging.getLogger("service.errors")
@@ -68,42 +73,69 @@ class Metrics:
         self.data_version = Gauge(
             "gpuval_data_version", "Data version of the last calibration.", registry=self.registry
         )
+        self.memo = Counter(
+            "gpuval_answer_memo_total",
+            "Memoisable reads, by outcome: answered from the memo (hit) or computed (miss).",
+            ["outcome"],
+            registry=self.registry,
+        )
 
 
 class RequestContextMiddleware:
+    """Pure ASGI: the request id, the access log line and the request's metrics.
+
+    The metric series of each (method, route, status) are looked up once and kept, and the
+    access line is only built when the access logger is enabled.
+    """
+
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._series: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _SANE_ID.match(incoming) else uuid.uuid4().hex
+        request_id = _request_id(scope["headers"])
         scope.setdefault("state", {})["request_id"] = request_id
         token = REQUEST_ID.set(request_id)
         status = 500
         started = time.perf_counter()
+        id_header = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                message["headers"] = [*message.get("headers", ()), id_header]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = route_of(scope)
-            method = scope["method"]
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(elapsed)
-            if status >= 500:
-                self.metrics.errors.labels(method, route).inc()
+            self._record(scope, status, elapsed)
+            REQUEST_ID.reset(token)
+
+    def _record(self, scope: Scope, status: int, elapsed: float) -> None:
+        route = route_of(scope)
+        method: str = scope["method"]
+        series = self._series.get((method, route, status))
+        if series is None:
+            series = (
+                self.metrics.requests.labels(method, route, str(status)),
+                self.metrics.latency.labels(method, route),
+                self.metrics.errors.labels(method, route) if status >= 500 else None,
+            )
+            if len(self._series) < 10_000:  # bounded: routes are templates, statuses few
+                self._series[(method, route, status)] = series
+        requests, latency, errors = series
+        requests.inc()
+        latency.observe(elapsed)
+        if errors is not None:
+            errors.inc()
+        if access_log.isEnabledFor(logging.INFO):
             access_log.info(
                 "%s %s %s",
                 method,
@@ -111,7 +143,17 @@ class RequestContextMiddleware:
                 status,
                 extra={"status": status, "route": route, "duration_ms": round(elapsed * 1000, 2)},
             )
-            REQUEST_ID.reset(token)
+
+
+def _request_id(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """The caller's ``X-Request-ID`` when it is a sane token, else a new random one."""
+    incoming: bytes | None = None
+    for name, value in headers:
+        if name == b"x-request-id":
+            incoming = value  # the last one, as a dict of the headers would keep
+    if incoming is not None and _SANE_ID.match(text := incoming.decode("latin-1")):
+        return text
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
 
 
 def route_of(scope: Scope) -> str:
@@ -135,16 +177,25 @@ def report_server_error(metrics: Metrics, scope: Scope, exc: BaseException) -> N
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line, with the request id of the request being served."""
+    """One JSON object per line, with the request id of the request being served.
+
+    Built for a line per request: the timestamp is formatted once per second, the record's
+    extra fields are found by a set difference, and one encoder is reused.
+    """
 
     RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
         "message",
         "asctime",
     }
+    _encode = json.JSONEncoder(default=str).encode
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._stamp: tuple[int, str] = (-1, "")
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "time": self._time(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -152,10 +203,20 @@ class JsonFormatter(logging.Formatter):
         request_id = REQUEST_ID.get()
         if request_id:
             entry["request_id"] = request_id
-        entry.update({k: v for k, v in record.__dict__.items() if k not in self.RESERVED})
+        fields = record.__dict__
+        for name in sorted(fields.keys() - self.RESERVED):
+            entry[name] = fields[name]
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return self._encode(entry)
+
+    def _time(self, created: float) -> str:
+        second, stamp = self._stamp
+        if int(created) != second:
+            second = int(created)
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z", self.converter(second))
+            self._stamp = (second, stamp)
+        return stamp
 
 
 def configure_logging(level: str, *, json_lines: bool) -> None:

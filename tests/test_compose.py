@@ -138,7 +138,7 @@ def test_the_cli_check_rejects_unknown_commands() -> None:
     with pytest.raises(pytest.fail.Exception):
         _parse_cli(["upgrade-db"])
     with pytest.raises(pytest.fail.Exception):
-        _parse_cli(["serve", "--workers", "4"])
+        _parse_cli(["serve", "--reload"])
 
 
 @pytest.mark.parametrize("name", ["migrate", "api"])

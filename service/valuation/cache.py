@@ -1,7 +1,8 @@
 """The calibrated state, computed once per (data version, evidence date, known_at) and shared.
 
-A registry write bumps the data version in the database; every replica reads the version per
-request, so the next request anywhere calibrates afresh. Concurrent requests for the same key
+A registry write bumps the data version in the database; each process learns of it through its
+``service.freshness.DataVersionTracker`` (at once for its own writes, within a second for
+another replica's), and its next request calibrates afresh. Concurrent requests for the same key
 wait for one calibration (single flight) instead of each fitting the model.
 """
 

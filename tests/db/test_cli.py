@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -163,3 +164,22 @@ def test_an_all_digit_prefix_revokes_by_prefix_not_by_id(
     assert cli.main(["keys", "revoke", "06456260"]) == 0
     assert "(06456260)" in capsys.readouterr().out
     assert cli.main(["keys", "revoke", "06456260"]) == 2
+
+
+def test_serve_with_workers_hands_uvicorn_a_factory_per_process(
+    backend: Backend, empty_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, dict[str, object]]] = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: calls.append((app, options)))
+    code = cli.main(["serve", "--port", "8766", "--workers", "3"])
+    if backend.name != "sqlite":  # the schema is not migrated: refused as without workers
+        assert code == 1 and not calls
+        return
+    assert code == 0
+    ((target, options),) = calls
+    assert options["workers"] == 3 and options["factory"] is True and options["port"] == 8766
+    module, _, name = target.partition(":")
+    app = getattr(importlib.import_module(module), name)()  # what each worker process runs
+    assert app.state.settings.database_url == empty_url
+    with pytest.raises(SystemExit):
+        cli.main(["serve", "--workers", "0"])
