@@ -25,8 +25,7 @@ from service.db import (
 )
 from service.freshness import DataVersionTracker
 from service.memo import Answer, AnswerMemo, canonical_query
-from tests.conftest import make_client
-from tests.conftest import test_settings as settings_for
+from tests.support import make_client, settings_for
 
 pytestmark = pytest.mark.anyio
 
