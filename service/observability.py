@@ -186,6 +186,8 @@ class JsonFormatter(logging.Formatter):
     RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
         "message",
         "asctime",
+        # uvicorn's copy of the message with ANSI colour escapes, for terminals only
+        "color_message",
     }
     _encode = json.JSONEncoder(default=str).encode
 

@@ -224,3 +224,12 @@ def test_without_a_drain_the_first_signal_stops(db_url: str) -> None:
     server = GracefulServer(uvicorn.Config(app), app, drain_s=0)
     server.handle_exit(signal.SIGTERM, None)
     assert server.should_exit is True
+
+
+def test_json_log_lines_carry_no_terminal_colour() -> None:
+    """uvicorn adds ``color_message`` (the message with ANSI escapes) to its records."""
+    record = logging.LogRecord("uvicorn.error", logging.INFO, "", 0, "Started %s", ("x",), None)
+    record.color_message = "Started \x1b[1m%s\x1b[0m"
+    line = JsonFormatter().format(record)
+    assert "\x1b" not in line and "\\u001b" not in line
+    assert json.loads(line)["message"] == "Started x" and "color_message" not in json.loads(line)
