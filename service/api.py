@@ -26,6 +26,7 @@ from service.errors import (
     PreconditionFailed,
     PreconditionRequired,
 )
+from service.state import resources
 from service.text import text_problem
 from service.versions import version_tag
 
@@ -35,7 +36,7 @@ log = logging.getLogger("service.api")
 
 def get_session(request: Request) -> Iterator[Session]:
     """One unit of work per request: commit on success, roll back on error, before responding."""
-    with unit_of_work(request.app.state.sessions) as session:
+    with unit_of_work(resources(request.app).sessions) as session:
         session.info["request_state"] = request.state
         yield session
 

@@ -29,6 +29,7 @@ from service.models import load_all_models
 from service.observability import Metrics, RequestContextMiddleware, configure_logging
 from service.ops.router import router as ops_router
 from service.registry.router import router as registry_router
+from service.state import Resources, resources
 from service.valuation.cache import CalibrationCache
 from service.valuation.fleet_router import router as fleet_router
 from service.valuation.router import router as valuation_router
@@ -92,22 +93,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         versions = DataVersionTracker(engine)
         versions.start()
-        app.state.engine = engine
-        app.state.versions = versions
-        app.state.sessions = make_sessionmaker(engine, tracker=versions)
-        app.state.schema_head = schema.head_revision(settings.database_url)
-        app.state.shutting_down = False
+        state = resources(app)
+        state.engine = engine
+        state.versions = versions
+        state.session_factory = make_sessionmaker(engine, tracker=versions)
+        state.schema_head = schema.head_revision(settings.database_url)
+        state.shutting_down = False
         if settings.warm_calibration:
             threading.Thread(
-                target=app.state.valuer.warm,
-                args=(app.state.sessions, datetime.now(UTC).date()),
+                target=state.valuer.warm,
+                args=(state.sessions, datetime.now(UTC).date()),
                 name="warm-calibration",
                 daemon=True,
             ).start()
         try:
             yield
         finally:
-            app.state.shutting_down = True
+            state.shutting_down = True
             versions.stop()
             engine.dispose()
 
@@ -122,9 +124,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.state.settings = settings
-    app.state.metrics = metrics
-    app.state.valuer = Valuer(CalibrationCache(), metrics)
+    app.state.resources = Resources(
+        settings=settings, metrics=metrics, valuer=Valuer(CalibrationCache(), metrics)
+    )
     problems.install(app)
     docs_ui.install(app)
     app.include_router(ui.router)
@@ -170,7 +172,7 @@ class GracefulServer(uvicorn.Server):
             super().handle_exit(sig, frame)
             return
         self._draining = True
-        self._app.state.shutting_down = True
+        resources(self._app).shutting_down = True
         log.info("draining for %.1f s before shutdown", self._drain_s)
         threading.Timer(self._drain_s, super().handle_exit, args=(sig, frame)).start()
 
@@ -207,7 +209,7 @@ def _declare_problem_schema(app: FastAPI) -> None:
         for name, sub in defs.pop("$defs", {}).items():
             schemas.setdefault(name, sub)
         schemas["Problem"] = defs
-        if not app.state.settings.require_read_key:
+        if not resources(app).settings.require_read_key:
             _declare_open_reads(app, spec)
         openapi_names.name_enums(spec)
         app.openapi_schema = spec

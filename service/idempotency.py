@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.db import Base, UTCDateTime, utcnow
+from service.state import resources
 from service.web.problems import problem_response
 
 HEADER = "idempotency-key"
@@ -194,7 +195,7 @@ class IdempotencyMiddleware:
         if more is not None:
             await more(scope, receive, send)
             return
-        sessions = scope["app"].state.sessions
+        sessions = resources(scope["app"]).sessions
         namespace = namespace_of(scope)
         try:
             outcome = await anyio.to_thread.run_sync(

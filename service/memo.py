@@ -20,6 +20,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.observability import Metrics
+from service.state import resources
 
 MEMOISED_PATHS = frozenset({"/quote", "/residual", "/models"})
 QUOTE_KINDS = {"/quote": "quote", "/residual": "residual"}  # counted as quotes when served
@@ -120,7 +121,7 @@ class AnswerMemoMiddleware:
         for name, _ in scope["headers"]:
             if name in _CREDENTIALS:
                 return None
-        tracker = getattr(scope["app"].state, "versions", None)
+        tracker = resources(scope["app"]).versions
         version = tracker.current() if tracker is not None else None
         if version is None:
             return None

@@ -10,6 +10,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from service.auth.keys import Principal, server_secret, verify
 from service.config import Settings
 from service.errors import Forbidden, Unauthorized
+from service.state import resources
 from service.web.problems import responses
 
 bearer = HTTPBearer(
@@ -37,8 +38,8 @@ def current_principal(
     key = credentials.credentials if credentials else header_key
     if not key:
         return None
-    settings: Settings = request.app.state.settings
-    with request.app.state.sessions() as session:
+    settings: Settings = resources(request.app).settings
+    with resources(request.app).sessions() as session:
         principal = verify(session, server_secret(settings), key.strip())
     if principal is None:
         raise Unauthorized("The API key is unknown or revoked.")
@@ -60,7 +61,7 @@ def _require(principal: Principal | None, scope: str) -> Principal:
 def authorize_read(request: Request, principal: PrincipalDep) -> Principal | None:
     """Reads, and computations that change nothing (POST /quote): a `read` key only when
     REQUIRE_READ_KEY is set."""
-    settings: Settings = request.app.state.settings
+    settings: Settings = resources(request.app).settings
     return _require(principal, "read") if settings.require_read_key else principal
 
 

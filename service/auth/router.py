@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from service.api import Page, RetryingRoute, SessionDep
 from service.auth import keys
 from service.auth.deps import AUTH_ERRORS, require_admin
+from service.state import resources
 from service.text import ONE_LINE
 from service.web.problems import responses
 
@@ -66,7 +67,7 @@ def create_key(
     session: SessionDep, body: KeyCreate, request: Request, response: Response
 ) -> KeyCreated:
     """Issue a key. Copy it from this answer: only its hash is kept."""
-    secret = keys.server_secret(request.app.state.settings)
+    secret = keys.server_secret(resources(request.app).settings)
     row, plaintext = keys.create_key(session, secret, name=body.name, scopes=",".join(body.scopes))
     response.headers["Location"] = f"/keys/{row.id}"
     response.headers["Cache-Control"] = "no-store"

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from service import __version__, schema
+from service.state import resources
 from service.web.problems import problem_response, responses
 
 router = APIRouter(tags=["operations"])
@@ -43,20 +44,20 @@ async def healthz() -> Health:
 )
 def metrics(request: Request) -> PlainTextResponse:
     """Prometheus metrics: requests, latency and errors by route; quotes; calibration."""
-    registry = request.app.state.metrics.registry
+    registry = resources(request.app).metrics.registry
     return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/readyz", response_model=Readiness, responses=responses(503))
 def readyz(request: Request) -> Readiness | JSONResponse:
     """The database answers and its schema is at the migrations' head."""
-    state = request.app.state
-    if getattr(state, "shutting_down", False):
+    state = resources(request.app)
+    if state.shutting_down:
         return problem_response(503, "The service is shutting down.", headers={"Retry-After": "5"})
     try:
-        with state.engine.connect() as connection:
+        with state.database.connect() as connection:
             connection.execute(text("SELECT 1"))
-        current = schema.current_revision(state.engine)
+        current = schema.current_revision(state.database)
     except SQLAlchemyError:
         return problem_response(
             503,

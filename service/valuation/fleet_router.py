@@ -17,6 +17,7 @@ from service.common.fields import CurrencyCode, Instant, MarketDate, Slug
 from service.errors import FieldError, InvalidInput
 from service.finance.repository import AssetFilter
 from service.finance.schemas import AssetStatus
+from service.state import resources
 from service.valuation import fleet, service
 from service.valuation.router import ValuerDep
 from service.valuation.schemas import FxUsed, Premise
@@ -289,7 +290,7 @@ def _page(
 
 def _csv(request: Request, valuation: fleet.FleetValuation, flt: AssetFilter) -> StreamingResponse:
     """Stream from a session of its own: the request's closes when this function returns."""
-    sessions = request.app.state.sessions
+    sessions = resources(request.app).sessions
 
     def body() -> Iterator[str]:
         with sessions() as session:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from service.api import RetryingRoute, SessionDep
 from service.auth.deps import AUTH_ERRORS, authorize_read
+from service.state import resources
 from service.valuation import batch, service
 from service.valuation.schemas import (
     QuoteBatch,
@@ -30,7 +31,7 @@ ERRORS = responses(400, 404, 422, 503)
 
 
 def valuer(request: Request) -> service.Valuer:
-    return request.app.state.valuer  # type: ignore[no-any-return]
+    return resources(request.app).valuer
 
 
 ValuerDep = Annotated[service.Valuer, Depends(valuer)]

@@ -37,6 +37,7 @@ from service.errors import (
     Unauthorized,
 )
 from service.observability import Metrics, report_server_error
+from service.state import resources
 
 log = logging.getLogger("service.errors")
 
@@ -260,7 +261,7 @@ def install(app: FastAPI) -> None:
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        report_server_error(request.app.state.metrics, request.scope, exc)
+        report_server_error(resources(request.app).metrics, request.scope, exc)
         return server_error_response(request.url.path)
 
     app.add_exception_handler(ServiceError, on_service_error)

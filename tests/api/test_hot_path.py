@@ -25,6 +25,7 @@ from service.db import (
 )
 from service.freshness import DataVersionTracker
 from service.memo import Answer, AnswerMemo, canonical_query
+from service.state import resources
 from tests.support import make_client, settings_for
 
 pytestmark = pytest.mark.anyio
@@ -52,7 +53,7 @@ def observation(provider: str, price: float = 9.99) -> dict[str, Any]:
 
 
 def memo_count(app: FastAPI, outcome: str) -> float:
-    value = app.state.metrics.registry.get_sample_value(
+    value = resources(app).metrics.registry.get_sample_value(
         "gpuval_answer_memo_total", {"outcome": outcome}
     )
     return float(value or 0)
@@ -148,7 +149,7 @@ async def replica(db_url: str) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient
 async def wait_for_version(app: FastAPI, version: int) -> None:
     """Until the replica's tracker holds ``version`` (no bound asserted: that is below)."""
     deadline = time.monotonic() + 30
-    while app.state.versions.current() != version:
+    while (tracker := resources(app).versions) is None or tracker.current() != version:
         assert time.monotonic() < deadline, "the replica never learnt of the write"
         await anyio.sleep(0.02)
 
@@ -162,7 +163,9 @@ async def test_another_replicas_write_reaches_this_replica(db_url: str) -> None:
         async with make_client(a, "write") as writer_a:
             written = await writer_a.post("/observations", json=observation("Replica A"))
         assert written.status_code == 201, written.text
-        if b.state.versions.mode == "postgresql":
+        tracker_b = resources(b).versions
+        assert tracker_b is not None
+        if tracker_b.mode == "postgresql":
             await wait_for_version(b, version + 1)  # NOTIFY, or the poll
         # SQLite: PRAGMA data_version is checked on every request, so B's next one sees it.
         seen_by_b = (await anon_b.get(path)).json()
@@ -180,10 +183,11 @@ async def test_a_tracker_that_cannot_vouch_for_its_version_defers_to_the_databas
     path = f"/quote?model={H100}&term=on_demand&as_of=2026-06-01"
     async with replica(db_url) as (a, _), replica(db_url) as (b, anon_b):
         before = (await anon_b.get(path)).json()
-        deaf = DataVersionTracker(b.state.engine, max_staleness_s=0.05)
+        state_b = resources(b)
+        deaf = DataVersionTracker(state_b.database, max_staleness_s=0.05)
         deaf.advance(before["provenance"]["data_version"])  # known, but never confirmed
-        b.state.versions = deaf
-        b.state.sessions = make_sessionmaker(b.state.engine, tracker=deaf)
+        state_b.versions = deaf
+        state_b.session_factory = make_sessionmaker(state_b.database, tracker=deaf)
         async with make_client(a, "write") as writer_a:
             assert (await writer_a.post("/observations", json=observation("Deaf"))).is_success
         expected = before["provenance"]["data_version"] + 1
@@ -198,17 +202,17 @@ async def test_readiness_still_asks_the_database(
 ) -> None:
     assert (await anon_client.get(READS[0])).status_code == 200
     assert (await anon_client.get("/readyz")).status_code == 200
-    url = app.state.engine.url
+    url = resources(app).database.url
     gone = (
         "sqlite:////nonexistent/dir/gone.db"
         if url.get_backend_name() == "sqlite"
         else url.set(database="gv_no_such_database").render_as_string(hide_password=False)
     )
-    app.state.engine = make_engine(gone, connect_timeout_s=2)
+    resources(app).engine = make_engine(gone, connect_timeout_s=2)
     try:
         assert (await anon_client.get("/readyz")).status_code == 503
     finally:
-        app.state.engine.dispose()
+        resources(app).database.dispose()
 
 
 def test_an_in_memory_database_works_with_a_tracker() -> None:

@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from service.app import GracefulServer, create_app
 from service.observability import REQUEST_ID, JsonFormatter
+from service.state import resources
 from tests import support
 from tests.support import assert_problem
 
@@ -121,7 +122,7 @@ async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClien
 
 @pytest.mark.anyio
 async def test_metrics_count_server_errors(client: httpx.AsyncClient, app: FastAPI) -> None:
-    app.state.shutting_down = True
+    resources(app).shutting_down = True
     assert_problem(await client.get("/readyz"), 503)
     errors = samples((await client.get("/metrics")).text, "gpuval_http_errors_total")
     assert ({"method": "GET", "route": "/readyz"}, 1.0) in errors

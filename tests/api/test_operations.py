@@ -9,6 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from service.state import resources
 from tests.support import assert_problem
 
 pytestmark = pytest.mark.anyio
@@ -24,7 +25,7 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
 async def test_readiness_fails_when_migrations_are_pending(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
-    app.state.schema_head = "9999"
+    resources(app).schema_head = "9999"
     assert_problem(await client.get("/readyz"), 503)
 
 

@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from service.app import create_app
+from service.state import resources
 from tests.support import assert_problem, make_client, settings_for
 
 pytestmark = pytest.mark.anyio
@@ -297,7 +298,7 @@ async def test_start_up_warms_todays_calibration(db_url: str) -> None:
 
     warm = create_app(settings_for(db_url, warm_calibration=True))
     async with warm.router.lifespan_context(warm), make_client(warm, None) as client:
-        cache = warm.state.valuer.cache
+        cache = resources(warm).valuer.cache
         with anyio.fail_after(120):
             while cache.calibrations == 0:
                 await anyio.sleep(0.05)

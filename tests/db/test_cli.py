@@ -13,6 +13,7 @@ from sqlalchemy import func, select, text
 from service import cli, schema
 from service.db import make_engine, make_sessionmaker
 from service.registry.orm import GpuModel, Observation
+from service.state import resources
 from tests.support import Backend, create_empty_database, drop_database
 
 
@@ -180,6 +181,6 @@ def test_serve_with_workers_hands_uvicorn_a_factory_per_process(
     assert options["workers"] == 3 and options["factory"] is True and options["port"] == 8766
     module, _, name = target.partition(":")
     app = getattr(importlib.import_module(module), name)()  # what each worker process runs
-    assert app.state.settings.database_url == empty_url
+    assert resources(app).settings.database_url == empty_url
     with pytest.raises(SystemExit):
         cli.main(["serve", "--workers", "0"])
