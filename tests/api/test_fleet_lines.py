@@ -17,7 +17,7 @@ from service.engine.types import Premise
 from service.reference import calibration
 from service.valuation import fleet
 from service.valuation.fleet.repository import AssetBatch, ChangeRow
-from service.valuation.service import Context
+from service.valuation.service import Context, months_in_service
 
 AS_OF = date(2026, 6, 30)
 CENT = Decimal("0.01")
@@ -95,12 +95,12 @@ def test_each_line_is_the_asset_valued_on_its_own(
     for i in range(len(batch)):
         line = lines.item(i)
         out = currency or batch.currency[i]
-        days = max((as_of - batch.in_service_on[i]).days, 0)
+        age = min(months_in_service(batch.in_service_on[i], as_of), 600.0)
         r = engine.residual(
             cal,
             cal.models[batch.model[i]],
             as_of=as_of,
-            age_months=min(days / 30.4375, 600.0),
+            age_months=age,
             premise=premise,
         )
         per_gpu = cents(r.value_per_gpu / rates[out].usd_per_unit)
@@ -132,7 +132,7 @@ def test_each_line_is_the_asset_valued_on_its_own(
         book = convert(book)
         expected = (
             out,
-            round(min(days / 30.4375, 600.0), 2),
+            round(age, 2),
             convert(cents(batch.cost[i])),
             month,
             book,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import date
 from typing import Any
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from service.app import create_app
+from service.valuation.service import months_in_service
 from tests.support import assert_problem, make_client, settings_for
 
 pytestmark = pytest.mark.anyio
@@ -367,3 +369,33 @@ async def test_a_batch_answers_each_item_as_a_single_request_does(
     totals = {(a["gpus"], a["rate_total_per_hour"] / a["rate_per_gpu_hour"]) for a in answers}
     assert {gpus for gpus, _ in totals} == {1, 8}
     assert all(abs(ratio - gpus) < 1e-9 * gpus for gpus, ratio in totals)
+
+
+@pytest.mark.parametrize(
+    ("in_service_on", "as_of", "months"),
+    [
+        ("2018-04-15", "2026-02-15", 94.0),
+        ("2018-04-30", "2026-02-28", 94.0),  # the day clamps to the shorter month's end
+        ("2018-04-30", "2026-03-30", 95.0),  # each anniversary counts from the start date
+        ("2024-01-31", "2024-02-29", 1.0),
+        ("2024-01-31", "2024-03-31", 2.0),
+        ("2024-01-31", "2024-03-15", 1 + 15 / 31),  # 2024-02-29 → 2024-03-31 has 31 days
+        ("2025-02-01", "2025-02-15", 14 / 28),
+        ("2025-06-01", "2025-06-01", 0.0),
+        ("2025-06-02", "2025-06-01", 0.0),  # not in service yet
+    ],
+)
+def test_age_from_an_in_service_date_counts_calendar_months(
+    in_service_on: str, as_of: str, months: float
+) -> None:
+    got = months_in_service(date.fromisoformat(in_service_on), date.fromisoformat(as_of))
+    assert got == pytest.approx(months, abs=1e-12)
+
+
+async def test_residual_age_is_exact_for_an_exact_in_service_date(
+    client: httpx.AsyncClient,
+) -> None:
+    r = await get(client, "/residual", model=A100, as_of="2026-02-28", in_service_on="2018-04-30")
+    assert r["age_months"] == 94
+    by_age = await get(client, "/residual", model=A100, as_of="2026-02-28", age_months=94)
+    assert r["value_per_gpu"] == by_age["value_per_gpu"]
