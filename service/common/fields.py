@@ -6,12 +6,22 @@ these, and none of them owns the others.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
 
+from service.engine.types import cents
 from service.text import MULTI_LINE, ONE_LINE
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -147,3 +157,26 @@ class ImportResult(BaseModel):
 
     created: int = Field(ge=0)
     skipped: int = Field(ge=0, description="Rows that already existed (on_conflict=skip).")
+
+
+# --- answers: presentation at the edge --------------------------------------------------------
+# The engine computes in full float precision, and digests hash its inputs; only the JSON a
+# person reads is rounded, by these serialisers (Python-side ``model_dump()`` keeps every digit).
+
+RATE_PLACES = Decimal("0.0001")
+
+
+def _cents_out(amount: float) -> float:
+    return float(cents(amount)) if math.isfinite(amount) else amount
+
+
+def _rate_out(rate: float) -> float:
+    if not math.isfinite(rate):
+        return rate
+    return float(Decimal(repr(rate)).quantize(RATE_PLACES, rounding=ROUND_HALF_UP))
+
+
+MoneyOut = Annotated[float, PlainSerializer(_cents_out, return_type=float, when_used="json")]
+"""An amount of money in an answer: shown to the cent, half up (:func:`engine.types.cents`)."""
+RateOut = Annotated[float, PlainSerializer(_rate_out, return_type=float, when_used="json")]
+"""A rental rate in an answer (per GPU-hour, GPU-month, ...): shown to 4 decimals, half up."""

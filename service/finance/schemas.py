@@ -7,7 +7,14 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
-from service.common.fields import MONTH_PATTERN, SLUG_PATTERN, CurrencyCode, LongText, MarketDate
+from service.common.fields import (
+    MONTH_PATTERN,
+    SLUG_PATTERN,
+    CurrencyCode,
+    LongText,
+    MarketDate,
+    MoneyOut,
+)
 from service.engine.types import AssetStatus as AssetStatus  # re-exported for the fleet router
 from service.engine.types import BookMethod, DepreciationMethod, cents
 from service.engine.types import Convention as MacrsConvention
@@ -188,11 +195,11 @@ class AssetRead(BaseModel):
 
 class ScheduleRow(BaseModel):
     month: str = Field(examples=["2024-03"])
-    depreciation: float
-    accumulated: float
-    book_value: float
+    depreciation: MoneyOut
+    accumulated: MoneyOut
+    book_value: MoneyOut
     life_months: int = Field(description="Life in force in this month.")
-    salvage: float = Field(description="Salvage in force in this month.")
+    salvage: MoneyOut = Field(description="Salvage in force in this month.")
 
 
 class AssetSchedule(BaseModel):
@@ -202,16 +209,16 @@ class AssetSchedule(BaseModel):
     tag: str
     currency: str
     book_method: str
-    acquisition_cost: float
+    acquisition_cost: MoneyOut
     in_service_on: date
     schedule: list[ScheduleRow]
 
 
 class DepreciationRowRead(BaseModel):
     period: int
-    depreciation: float
-    accumulated: float
-    book_value: float
+    depreciation: MoneyOut
+    accumulated: MoneyOut
+    book_value: MoneyOut
     percent: float | None = Field(
         default=None, description="MACRS only: the Pub 946 table percentage of the basis."
     )
@@ -238,7 +245,7 @@ class DepreciationResult(BaseModel):
 
     method: DepreciationMethod
     schedule: list[DepreciationRowRead]
-    amount: float | None = Field(
+    amount: MoneyOut | None = Field(
         default=None, description="VDB only: depreciation between start_period and end_period."
     )
 

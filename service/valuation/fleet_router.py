@@ -91,7 +91,10 @@ class AssetValuation(BaseModel):
     status: str
     gpu_count: int
     in_service_on: date
-    age_months: float = Field(description="Days in service on `as_of` / 30.4375 (0 before).")
+    age_months: float = Field(
+        description="Calendar months in service on `as_of`, plus the fraction of the month "
+        "under way (0 before)."
+    )
     currency: str
     acquisition_cost: float
     book_month: str | None = Field(

@@ -22,7 +22,9 @@ from service.common.fields import (
     Instant,
     MarketDate,
     Money,
+    MoneyOut,
     PositiveSpec,
+    RateOut,
     Slug,
     Throughput,
 )
@@ -218,11 +220,11 @@ class QuoteRead(BaseModel):
     currency: str
     gpus: int
     age_months: float
-    rate_per_gpu_hour: float
-    rate_per_gpu_month: float
-    rate_total_per_hour: float
-    low: float
-    high: float
+    rate_per_gpu_hour: RateOut
+    rate_per_gpu_month: RateOut
+    rate_total_per_hour: RateOut
+    low: RateOut
+    high: RateOut
     regime: Literal["frontier", "behind"]
     frontier_precision: str
     fp8: bool
@@ -245,22 +247,22 @@ class QuoteBatchRead(BaseModel):
 
 
 class Approaches(BaseModel):
-    income: float
-    market: float | None
-    cost: float
+    income: MoneyOut
+    market: MoneyOut | None
+    cost: MoneyOut
     market_weight: float
     income_weight: float
     cost_weight: float
-    reconciled: float
+    reconciled: MoneyOut
 
 
 class CurvePoint(BaseModel):
     """The value, on the same `as_of`, of a unit of another age (same premise and what-ifs)."""
 
     age_months: float
-    value_per_gpu: float
+    value_per_gpu: MoneyOut
     residual_fraction: float
-    income_value: float = Field(description="Income-approach value of a unit of that age.")
+    income_value: MoneyOut = Field(description="Income-approach value of a unit of that age.")
 
 
 class PathPoint(BaseModel):
@@ -268,7 +270,7 @@ class PathPoint(BaseModel):
 
     months_ahead: int
     age_months: float
-    value_per_gpu: float
+    value_per_gpu: MoneyOut
 
 
 class ResidualRead(BaseModel):
@@ -276,17 +278,17 @@ class ResidualRead(BaseModel):
     as_of: date
     age_months: float
     currency: str
-    value_per_gpu: float
+    value_per_gpu: MoneyOut
     residual_fraction: float
-    reference_price: float
+    reference_price: MoneyOut
     reference_price_basis: Literal[
         "launch_price", "new_sales", "generation_multiple", "segment_multiple", "default_multiple"
     ] = Field(
         description="Where the reference price comes from: the launch price, the model's own "
         "new-unit sales, or a price-to-rent multiple of its generation, its segment or a default."
     )
-    low: float
-    high: float
+    low: MoneyOut
+    high: MoneyOut
     economic_life_months: float
     remaining_life_months: float
     regime: Literal["frontier", "behind"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import logging
 import math
@@ -366,10 +367,37 @@ def residual(
     )
 
 
+def _months_later(start: date, months: int) -> date:
+    """``start`` moved ``months`` calendar months on, the day clamped to the month's end."""
+    year, month0 = divmod(start.year * 12 + start.month - 1 + months, 12)
+    month = month0 + 1
+    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+def months_in_service(in_service_on: date, as_of: date) -> float:
+    """Age in months of a unit in service since ``in_service_on``, on ``as_of`` (0 before).
+
+    Whole calendar months plus the elapsed fraction of the month under way, so an exact input
+    gives an exact age (2018-04-15 → 2026-02-15 is 94.0, not 94.06 of 30.4375-day months). The
+    n-th monthly anniversary is ``in_service_on`` plus n calendar months with the day clamped
+    to the month's end, each counted from ``in_service_on`` (not chained): 2018-04-30 reaches
+    94 months on 2026-02-28, and a unit from 2024-01-31 is 1 month old on 2024-02-29 and 2 on
+    2024-03-31. Between anniversaries the fraction is days elapsed over the days between them.
+    ``/residual?in_service_on=`` and the fleet valuation both count ages here, so a fleet line
+    equals ``/residual`` for the same asset.
+    """
+    if as_of <= in_service_on:
+        return 0.0
+    whole = (as_of.year - in_service_on.year) * 12 + as_of.month - in_service_on.month
+    if _months_later(in_service_on, whole) > as_of:
+        whole -= 1
+    anniversary = _months_later(in_service_on, whole)
+    following = _months_later(in_service_on, whole + 1)
+    return whole + (as_of - anniversary).days / (following - anniversary).days
+
+
 def age_from(*, as_of: date, age_months: float | None, in_service_on: date | None) -> float | None:
-    """Age in months from an in-service date (30.4375-day months, as the fleet valuation in
-    ``valuation/fleet.py`` counts them, so a fleet line equals ``/residual``), or the age given.
-    The engine's month is ``engine.types.DAYS_PER_MONTH``; both callers move to it together."""
+    """Age in months from an in-service date (:func:`months_in_service`), or the age given."""
     if age_months is not None and in_service_on is not None:
         raise InvalidInput(
             "Give age_months or in_service_on, not both.",
@@ -382,7 +410,7 @@ def age_from(*, as_of: date, age_months: float | None, in_service_on: date | Non
             "The unit is not in service yet on as_of.",
             errors=[FieldError(field="in_service_on", reason="after as_of")],
         )
-    return (as_of - in_service_on).days / 30.4375
+    return months_in_service(in_service_on, as_of)
 
 
 def _projection(p: engine.Projection | None) -> Projection | None:

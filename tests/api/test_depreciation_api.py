@@ -3,11 +3,15 @@ and a problem+json 422 naming the parameter for every input that does not make s
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 import pytest
 
+from service.engine import depreciation as dep
+from service.engine.types import cents
+from service.finance.schemas import DepreciationRowRead
 from tests.support import assert_problem
 
 pytestmark = pytest.mark.anyio
@@ -187,3 +191,37 @@ async def test_bad_parameters_are_422_naming_the_parameter(
 ) -> None:
     body = assert_problem(await client.get("/depreciation", params=params), 422)
     assert f"query.{field}" in {e["field"] for e in body["errors"]}, body
+
+
+def _decimals(x: float) -> int:
+    """Digits after the point in the JSON number as sent (``repr`` is what ``json`` writes)."""
+    text = repr(x)
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+async def test_money_in_answers_is_rounded_to_the_cent(client: httpx.AsyncClient) -> None:
+    # The engine's VDB rows here carry binary noise (1029.9999999999998, 1536.0000000000002).
+    params = {"cost": 2400, "salvage": 300, "life": 10, "start_period": 1, "end_period": 3}
+    exact = dep.vdb_schedule(2400, 300, 10, 2.0, False)
+    assert any(_decimals(r.book_value) > 2 for r in exact)  # the test needs noisy input
+    body = await table(client, method="vdb", **params)
+    money = [row[k] for row in body["schedule"] for k in ("depreciation", "accumulated")]
+    money += [row["book_value"] for row in body["schedule"]] + [body["amount"]]
+    assert all(_decimals(x) <= 2 for x in money), money
+    for row, want in zip(body["schedule"], exact, strict=True):
+        assert row["book_value"] == float(cents(want.book_value))
+        assert row["depreciation"] == float(cents(want.depreciation))
+    assert body["amount"] == float(cents(dep.vdb(2400, 300, 10, 1, 3, 2.0, False)))
+
+
+def test_only_the_json_answer_is_rounded() -> None:
+    row = DepreciationRowRead(
+        period=1, depreciation=1029.9999999999998, accumulated=0.125, book_value=2.675
+    )
+    assert row.model_dump()["depreciation"] == 1029.9999999999998  # the engine's number, kept
+    shown = json.loads(row.model_dump_json())
+    assert (shown["depreciation"], shown["accumulated"], shown["book_value"]) == (
+        1030.0,
+        0.13,
+        2.68,
+    )

@@ -17,7 +17,7 @@ from service.engine.types import Premise
 from service.reference import calibration
 from service.valuation import fleet
 from service.valuation.fleet.repository import AssetBatch, ChangeRow
-from service.valuation.service import Context
+from service.valuation.service import Context, months_in_service
 
 AS_OF = date(2026, 6, 30)
 CENT = Decimal("0.01")
@@ -95,12 +95,12 @@ def test_each_line_is_the_asset_valued_on_its_own(
     for i in range(len(batch)):
         line = lines.item(i)
         out = currency or batch.currency[i]
-        days = max((as_of - batch.in_service_on[i]).days, 0)
+        age = min(months_in_service(batch.in_service_on[i], as_of), 600.0)
         r = engine.residual(
             cal,
             cal.models[batch.model[i]],
             as_of=as_of,
-            age_months=min(days / 30.4375, 600.0),
+            age_months=age,
             premise=premise,
         )
         per_gpu = cents(r.value_per_gpu / rates[out].usd_per_unit)
@@ -132,7 +132,7 @@ def test_each_line_is_the_asset_valued_on_its_own(
         book = convert(book)
         expected = (
             out,
-            round(min(days / 30.4375, 600.0), 2),
+            round(age, 2),
             convert(cents(batch.cost[i])),
             month,
             book,
@@ -164,3 +164,25 @@ def test_each_line_is_the_asset_valued_on_its_own(
     age_days = [max((as_of - d).days, 0) for d in batch.in_service_on]
     ages = set(zip(batch.model, age_days, strict=True))
     assert valuation.ages == len(ages)
+
+
+def test_a_unit_in_service_whole_months_is_that_many_months_old() -> None:
+    as_of = date(2026, 2, 28)
+    cal = calibration(as_of)
+    ctx = Context(cal, {}, 1, as_of, None)
+    models = sorted(s for s, m in cal.models.items() if m.release_date <= date(2018, 1, 1))
+    batch = _fleet(random.Random("whole months"), models, 4)
+    batch.changes = []
+    batch.in_service_on[:] = [date(2018, 4, 30), date(2019, 2, 28), date(2025, 2, 14), AS_OF]
+    rates = fleet.rates_for(ctx, set(batch.currency), as_of=as_of, requested=None)
+    valuation = fleet.FleetValuation(
+        ctx,
+        as_of=as_of,
+        premise="market",
+        currency=None,
+        assumptions=engine.Assumptions(),
+        rates=rates,
+    )
+    lines = valuation.value(batch)
+    # 94 and 84 whole months; 2026-02-14 → 2026-03-14 has 28 days, 14 of them gone; not yet
+    assert lines.age_months == [94.0, 84.0, 12.5, 0.0]

@@ -3,9 +3,10 @@
 For each asset of the register, on ``as_of``:
 
 - **Fair value** = the engine's residual value per GPU of the asset's model at the asset's age
-  (days since ``in_service_on`` / 30.4375, as ``/residual?in_service_on=`` counts it; 0 before
-  the in-service date) on the requested premise, × ``gpu_count``. The per-GPU value is rounded
-  to the cent first, so ``fair_value = fair_value_per_gpu × gpu_count`` exactly.
+  (whole calendar months since ``in_service_on`` plus the fraction of the month under way, as
+  ``/residual?in_service_on=`` counts it; 0 before the in-service date) on the requested
+  premise, × ``gpu_count``. The per-GPU value is rounded to the cent first, so
+  ``fair_value = fair_value_per_gpu × gpu_count`` exactly.
 - **Book value** = the closing book value of the last month *closed* on ``as_of`` in the
   asset's monthly schedule (:mod:`service.engine.schedule`, prospective changes applied): the
   month of ``as_of`` when ``as_of`` is its last day, else the month before. Ledgers post

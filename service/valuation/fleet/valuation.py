@@ -16,7 +16,7 @@ import calendar
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Literal, cast
 
 import numpy as np
@@ -25,27 +25,19 @@ from service import engine
 from service.engine.book import METHOD_CODES, closing_book_values, round_cents
 from service.engine.by_age import ModelValues
 from service.engine.schedule import Change, Method
-from service.engine.types import Premise
+from service.engine.types import Premise, cents
 from service.errors import FieldError, InvalidInput
 from service.finance.service import BookTerms
 from service.valuation.fleet.fx import Rate
 from service.valuation.fleet.repository import AssetBatch
-from service.valuation.service import Context
+from service.valuation.service import Context, months_in_service
 
 __all__ = ["AssetLine", "FleetValuation", "Lines", "closed_month"]
 
 Regime = Literal["frontier", "behind"]
 
 _CODES: dict[str, int] = {str(name): code for name, code in METHOD_CODES.items()}
-DAYS_PER_MONTH = 30.4375
 MAX_AGE_MONTHS = 600.0
-CENT = Decimal("0.01")
-
-
-def cents(amount: float | Decimal) -> Decimal:
-    """Half up to the cent, on the shortest decimal that round-trips (as people read it)."""
-    exact = amount if isinstance(amount, Decimal) else Decimal(repr(amount))
-    return exact.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def closed_month(as_of: date) -> date:
@@ -57,8 +49,14 @@ def closed_month(as_of: date) -> date:
     return date(as_of.year, as_of.month - 1, 1)
 
 
-def _age_months(days: int) -> float:
-    return min(days / DAYS_PER_MONTH, MAX_AGE_MONTHS)
+def _age_months(as_of: date, days: int) -> float:
+    """The age of a unit in service ``days`` days before ``as_of``, as ``/residual`` counts it.
+
+    On one ``as_of`` the days in service determine the in-service date (and 0 days covers every
+    unit not yet in service), so grouping assets by days groups them by age.
+    """
+    start = date.fromordinal(as_of.toordinal() - days)
+    return min(months_in_service(start, as_of), MAX_AGE_MONTHS)
 
 
 def _decimal(cents_: int) -> Decimal:
@@ -250,7 +248,7 @@ class FleetValuation:
                 missing.setdefault(key[0], set()).add(key[1])
         for model, wanted in missing.items():
             days = sorted(wanted)
-            values = self._model(model).at([_age_months(d) for d in days])
+            values = self._model(model).at([_age_months(self.as_of, d) for d in days])
             regime = cast(Regime, values.regime)
             for d, value, life in zip(
                 days, values.value_per_gpu, values.remaining_life_months, strict=True
@@ -269,7 +267,7 @@ class FleetValuation:
     def _age_of(self, days: int) -> float:
         hit = self._age.get(days)
         if hit is None:
-            hit = self._age[days] = round(_age_months(days), 2)
+            hit = self._age[days] = round(_age_months(self.as_of, days), 2)
         return hit
 
     # --- book value ---------------------------------------------------------------------------
