@@ -7,7 +7,14 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
-from service.common.fields import MONTH_PATTERN, SLUG_PATTERN, CurrencyCode, LongText, MarketDate
+from service.common.fields import (
+    LOWER_CASE,
+    MONTH_PATTERN,
+    SLUG_PATTERN,
+    CurrencyCode,
+    LongText,
+    MarketDate,
+)
 from service.engine.types import AssetStatus as AssetStatus  # re-exported for the fleet router
 from service.engine.types import BookMethod, DepreciationMethod, cents
 from service.engine.types import Convention as MacrsConvention
@@ -26,6 +33,7 @@ Tag = Annotated[
 ModelSlug = Annotated[
     str,
     StringConstraints(min_length=2, max_length=80, pattern=SLUG_PATTERN),
+    LOWER_CASE,
     Field(description="Slug of a registered GPU model.", examples=["nvidia-h100-sxm5-80gb"]),
 ]
 
