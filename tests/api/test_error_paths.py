@@ -142,3 +142,12 @@ async def test_an_observation_csv_row_has_every_problem_listed_at_once(
     body = assert_problem(response, 422)
     named = {(e["line"], e["field"]) for e in body["errors"]}
     assert named == {(2, "price"), (2, "model"), (2, "currency")}
+
+
+async def test_a_domain_refusal_of_a_single_quote_body_is_named_under_body(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post("/quote", json={"model": H100, "currency": "XYZ"})
+    assert fields(response) == {"body.currency"}
+    batch = await client.post("/quote", json={"items": [{"model": H100, "currency": "XYZ"}]})
+    assert fields(batch) == {"body.items.0.currency"}
