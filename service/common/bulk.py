@@ -221,10 +221,18 @@ def validate_rows(
     *,
     rename: dict[str, str] | None = None,
     on_row: Callable[[], None] | None = None,
+    check_invalid: Callable[[Sequence[tuple[int, dict[str, Any]]]], Iterable[FieldError]]
+    | None = None,
 ) -> tuple[list[tuple[int, M]], list[FieldError]]:
-    """Validate every row against ``schema``; return the good ones and every error found."""
+    """Validate every row against ``schema``; return the good ones and every error found.
+
+    ``check_invalid`` judges what a row's schema cannot (a model that is not registered, a
+    currency without rates) on the rows the schema refused, given the fields it did not refuse:
+    so one pass over the file names every problem of a row, not the first kind found.
+    """
     good: list[tuple[int, M]] = []
     errors: list[FieldError] = []
+    invalid: list[tuple[int, dict[str, Any]]] = []
     for row in rows:
         if on_row:
             on_row()
@@ -242,8 +250,42 @@ def validate_rows(
         try:
             good.append((row.line, schema.model_validate(data)))
         except ValidationError as exc:
-            errors.extend(_row_errors(exc, row.line))
+            found = list(_row_errors(exc, row.line))
+            errors.extend(found)
+            refused = {e.field.split(".", 1)[0] for e in found}
+            invalid.append((row.line, {k: v for k, v in data.items() if k not in refused}))
+    if check_invalid and invalid:
+        errors.extend(check_invalid(invalid))
     return good, errors
+
+
+def reference_errors(
+    rows: Sequence[tuple[int, dict[str, Any]]],
+    *,
+    existing_models: Callable[[set[str]], set[str]],
+    currencies: set[str],
+) -> list[FieldError]:
+    """Unknown models and currencies among raw rows (``model``, ``currency``), read as the
+    schema reads them (slugs in lower case, codes in upper case)."""
+    models = {v.lower() for _, d in rows if isinstance(v := d.get("model"), str)}
+    known = existing_models(models) if models else set()
+    errors: list[FieldError] = []
+    for line, data in rows:
+        model, currency = data.get("model"), data.get("currency")
+        if isinstance(model, str) and model.lower() not in known:
+            errors.append(
+                FieldError(field="model", reason=f"unknown GPU model {model.lower()!r}", line=line)
+            )
+        if isinstance(currency, str) and currency.upper() not in currencies:
+            errors.append(
+                FieldError(
+                    field="currency",
+                    reason=f"no FX rates for {currency.upper()}; "
+                    f"known: {', '.join(sorted(currencies))}",
+                    line=line,
+                )
+            )
+    return errors
 
 
 def _row_errors(exc: ValidationError, line: int) -> Iterator[FieldError]:

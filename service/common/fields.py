@@ -24,16 +24,34 @@ from pydantic import (
 from service.engine.types import cents
 from service.text import MULTI_LINE, ONE_LINE
 
-SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+SLUG_PATTERN = r"^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$"
+"""Slugs are stored in lower case; one given in upper case (by hand, from a spreadsheet) names
+the same thing and is read as its lower-case form (``LOWER_CASE``)."""
 # ASCII digits (a regex ``\d`` also takes other scripts' digits) and this century's years only,
 # like MarketDate below.
 MONTH_PATTERN = r"^(20[0-9]{2}|2100)-(0[1-9]|1[0-2])$"
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _lower(value: str) -> str:
+    """Slugs are lower case; ``NVIDIA-H100-SXM5-80GB`` names the same model, so it is read so."""
+    return value.lower()
+
+
+def _upper(value: str) -> str:
+    """ISO 4217 codes are upper case; ``eur`` is read as ``EUR``."""
+    return value.upper()
+
+
+LOWER_CASE = AfterValidator(_lower)
+"""Reads an upper-case slug as its lower-case form; every slug field and parameter has it."""
+
 Slug = Annotated[
     str,
     StringConstraints(min_length=2, max_length=80, pattern=SLUG_PATTERN),
+    LOWER_CASE,
     Field(
-        description="Stable id: lowercase words joined by hyphens.",
+        description="Stable id: lowercase words joined by hyphens (upper case is read as lower).",
         examples=["nvidia-h100-sxm5-80gb"],
     ),
 ]
@@ -86,9 +104,11 @@ PositiveSpec = Annotated[Number, Field(gt=0, lt=1e6, allow_inf_nan=False)]
 Throughput = Annotated[Number, Field(ge=0, lt=1e6, allow_inf_nan=False)]
 CurrencyCode = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Z]{3}$"),
+    StringConstraints(pattern=r"^[A-Za-z]{3}$"),
+    AfterValidator(_upper),
     Field(
-        description="ISO 4217 code; must be USD or a currency of the FX table.", examples=["USD"]
+        description="ISO 4217 code, read in upper case; must be USD or a currency of the FX table.",
+        examples=["USD"],
     ),
 ]
 

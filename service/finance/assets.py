@@ -303,7 +303,15 @@ def import_assets(
 ) -> int:
     """All-or-nothing import of assets; returns how many were written."""
     good, errors = bulk.validate_rows(
-        rows, AssetCreate, rename={"model_slug": "model"}, on_row=on_row
+        rows,
+        AssetCreate,
+        rename={"model_slug": "model"},
+        on_row=on_row,
+        check_invalid=lambda invalid: bulk.reference_errors(
+            invalid,
+            existing_models=lambda slugs: registry.existing_slugs(session, slugs),
+            currencies=registry.known_currencies(session),
+        ),
     )
     errors.extend(_cross_check(session, good))
     first_line, repeats = bulk.first_lines(good, lambda item: item.tag, "tag")

@@ -24,7 +24,7 @@ from service.api import (
 )
 from service.auth.deps import AUTH_ERRORS, authorize
 from service.common import bulk
-from service.common.fields import MONTH_PATTERN, SLUG_PATTERN, ImportResult, MarketDate
+from service.common.fields import LOWER_CASE, MONTH_PATTERN, SLUG_PATTERN, ImportResult, MarketDate
 from service.engine.types import AssetStatus
 from service.errors import FieldError, InvalidInput
 from service.finance import assets, depreciation, repository, terms
@@ -57,7 +57,9 @@ WRITE_ERRORS = responses(400, 404, 409, 412, 422, 428, 503)
 def list_assets(
     session: SessionDep,
     model: Annotated[
-        str | None, Query(max_length=80, pattern=SLUG_PATTERN, examples=["nvidia-h100-sxm5-80gb"])
+        str | None,
+        Query(max_length=80, pattern=SLUG_PATTERN, examples=["nvidia-h100-sxm5-80gb"]),
+        LOWER_CASE,
     ] = None,
     asset_status: Annotated[AssetStatus | None, Query(alias="status")] = None,
     location: Annotated[

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 from service.common.fields import (
+    LOWER_CASE,
     MONTH_PATTERN,
     SLUG_PATTERN,
     CurrencyCode,
@@ -33,6 +34,7 @@ Tag = Annotated[
 ModelSlug = Annotated[
     str,
     StringConstraints(min_length=2, max_length=80, pattern=SLUG_PATTERN),
+    LOWER_CASE,
     Field(description="Slug of a registered GPU model.", examples=["nvidia-h100-sxm5-80gb"]),
 ]
 

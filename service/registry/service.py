@@ -250,7 +250,15 @@ def import_observations(
 ) -> int:
     """All-or-nothing import of observations; returns how many were written."""
     good, errors = bulk.validate_rows(
-        rows, ObservationCreate, rename={"model_slug": "model"}, on_row=on_row
+        rows,
+        ObservationCreate,
+        rename={"model_slug": "model"},
+        on_row=on_row,
+        check_invalid=lambda invalid: bulk.reference_errors(
+            invalid,
+            existing_models=lambda slugs: repository.existing_slugs(session, slugs),
+            currencies=repository.known_currencies(session),
+        ),
     )
     errors.extend(_cross_check(session, good))
     bulk.refuse_if_any(errors, "import")

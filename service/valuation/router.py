@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from service.api import RetryingRoute, SessionDep
 from service.auth.deps import AUTH_ERRORS, authorize_read
+from service.errors import FieldError, InvalidInput
 from service.state import resources
 from service.valuation import batch, service
 from service.valuation.schemas import (
@@ -84,8 +85,19 @@ def post_quote(
 
     A batch is answered whole or refused whole: every bad item is named by its index.
     """
-    items = body.items if isinstance(body, QuoteBatch) else [body]
-    answers = batch.quote_items(session, valuer, items)
+    if isinstance(body, QuoteBatch):
+        answers = batch.quote_items(session, valuer, body.items)
+    else:
+        try:
+            answers = batch.quote_items(session, valuer, [body])
+        except InvalidInput as exc:  # a single quote's fields are the body's, not `items.0.`'s
+            raise InvalidInput(
+                exc.detail,
+                errors=[
+                    FieldError(field=e.field.removeprefix("items.0."), reason=e.reason)
+                    for e in exc.errors
+                ],
+            ) from exc
     valuer.metrics.quotes.labels("quote").inc(len(answers))
     return QuoteBatchRead(items=answers) if isinstance(body, QuoteBatch) else answers[0]
 

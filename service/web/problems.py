@@ -8,6 +8,7 @@ too, and ``LastResortMiddleware`` turns anything else into a 500 problem.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -153,12 +154,80 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def validation_errors(exc: RequestValidationError) -> list[FieldError]:
+_BRANCH_TAG = re.compile(r"^[A-Z]\w*$|[\[\]()]")
+"""A location step naming a union member (``QuoteBatch``, ``function-after[_one_subject(), …]``)
+rather than a field: field names are snake_case, so neither capitals nor brackets occur."""
+
+
+def _branch_at(loc: Sequence[Any]) -> int | None:
+    for i, step in enumerate(loc):
+        if isinstance(step, str) and _BRANCH_TAG.search(step):
+            return i
+    return None
+
+
+def _shape_miss(err: Any, at: int) -> bool:
+    """An error saying the input does not have this union member's shape at all: a required
+    top-level field missing, or a top-level field it does not know."""
+    return len(err["loc"]) == at + 2 and err.get("type") in ("missing", "extra_forbidden")
+
+
+def _one_branch(errors: Sequence[Any]) -> list[Any]:
+    """Errors of a union body name every member that failed. Keep those of the member the input
+    was meant for: one whose shape it has, else the one with the fewest errors."""
+    branches: dict[tuple[Any, ...], list[Any]] = {}
+    plain: list[Any] = []
+    for err in errors:
+        at = _branch_at(err.get("loc", ()))
+        if at is None:
+            plain.append(err)
+        else:
+            branches.setdefault(tuple(err["loc"][: at + 1]), []).append(err)
+    if not branches:
+        return list(errors)
+    chosen = min(
+        branches.values(),
+        key=lambda errs: (
+            sum(_shape_miss(e, _branch_at(e["loc"]) or 0) for e in errs),
+            len(errs),
+        ),
+    )
+    return plain + chosen
+
+
+def field_path(loc: Sequence[Any]) -> str:
+    """``query.x``, ``header.x``, ``path.slug``, ``body.items.3.spec.memory_gb``: the input's own
+    names and indices joined by dots, never a union member's or validator's name."""
+    return ".".join(str(step) for step in loc if _branch_at([step]) is None) or "body"
+
+
+_PLACES = frozenset({"query", "header", "path", "body", "cookie"})
+
+
+def qualified(request: Request, errors: Sequence[FieldError]) -> list[FieldError]:
+    """Domain errors name a field as the domain knows it (``currency``, ``items.3.model``); the
+    caller is told where it was sent: ``query.currency`` for a query parameter (or any field of
+    a read), else ``body.…``. A bulk import's rows keep their own convention (``line`` plus the
+    column), as do fields already placed."""
+    if request.url.path.endswith("/import"):
+        return list(errors)
+    read = request.method in ("GET", "HEAD", "DELETE")
     out = []
-    for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ())]
-        out.append(FieldError(field=".".join(loc) or "body", reason=str(err.get("msg", "invalid"))))
+    for err in errors:
+        head = err.field.split(".", 1)[0]
+        if head in _PLACES or head == "row":
+            out.append(err)
+            continue
+        place = "query" if read or head in request.query_params else "body"
+        out.append(err.model_copy(update={"field": f"{place}.{err.field}"}))
     return out
+
+
+def validation_errors(exc: RequestValidationError) -> list[FieldError]:
+    return [
+        FieldError(field=field_path(err.get("loc", ())), reason=str(err.get("msg", "invalid")))
+        for err in _one_branch(exc.errors())
+    ]
 
 
 class LastResortMiddleware:
@@ -206,7 +275,7 @@ def install(app: FastAPI) -> None:
             exc.detail,
             kind=exc.kind,
             instance=request.url.path,
-            errors=exc.errors,
+            errors=qualified(request, exc.errors),
             headers=headers_of(exc),
         )
 

@@ -125,7 +125,7 @@ async def test_duplicate_tag_is_409_and_changes_nothing(client: httpx.AsyncClien
         ({"acquisition_cost": -1}, "acquisition_cost"),
         ({"acquisition_cost": "1e999"}, "acquisition_cost"),
         ({"currency": "XYZ"}, "currency"),
-        ({"currency": "usd"}, "currency"),
+        ({"currency": "us"}, "currency"),
         ({"salvage": -5}, "salvage"),
         ({"salvage": 250000.01}, "salvage"),
         ({"book_method": "units_of_production"}, "book_method"),

@@ -150,7 +150,7 @@ async def test_problems_become_typed_exceptions(gpuval: AsyncGpuvalClient, app: 
 
     with pytest.raises(InvalidRequestError) as batch:
         await gpuval.quote_batch([{"model": H100}, {"model": "nvidia-x999"}])
-    assert batch.value.fields == ["items.1.model"]
+    assert batch.value.fields == ["body.items.1.model"]
 
     transport = httpx.ASGITransport(app=app)
     async with AsyncGpuvalClient("http://testserver", api_key="gv_wrong", transport=transport) as c:

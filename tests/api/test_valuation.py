@@ -326,7 +326,7 @@ async def test_dates_without_an_answer_are_422_saying_which_dates_work(
         assert_problem(response, 422)
         body = response.json()
         assert reason in body["detail"] + " ".join(e["reason"] for e in body["errors"])
-        assert [e["field"] for e in body["errors"]] == ["as_of"]
+        assert [e["field"] for e in body["errors"]] == ["query.as_of"]
 
 
 async def test_a_date_after_the_evidence_is_a_projection(client: httpx.AsyncClient) -> None:
@@ -346,7 +346,7 @@ async def test_segment_and_provider_levels(client: httpx.AsyncClient) -> None:
     assert lambda_["components"]["level_name"] == "lambda"
     unknown = await client.get("/quote", params={"model": H100, "provider": "nobody"})
     assert_problem(unknown, 422)
-    assert unknown.json()["errors"][0]["field"] == "provider"
+    assert unknown.json()["errors"][0]["field"] == "query.provider"
 
 
 async def test_a_batch_answers_each_item_as_a_single_request_does(

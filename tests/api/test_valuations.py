@@ -363,7 +363,7 @@ BAD = [
     ({"known_at": "soon"}, 422, "known_at"),
     ({"known_at": "2001-01-01T00:00:00Z"}, 422, "as_of"),  # nothing recorded by then
     ({"premise": "fire_sale"}, 422, "premise"),
-    ({"currency": "eur"}, 422, "currency"),
+    ({"currency": "euro"}, 422, "currency"),
     ({"currency": "JPY"}, 422, "currency"),
     ({"format": "xlsx"}, 422, "format"),
     ({"status": "lost"}, 422, "status"),

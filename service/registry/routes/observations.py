@@ -25,7 +25,7 @@ from service.api import (
 )
 from service.auth.deps import AUTH_ERRORS, authorize
 from service.common import bulk
-from service.common.fields import SLUG_PATTERN, ImportResult, MarketDate
+from service.common.fields import LOWER_CASE, SLUG_PATTERN, ImportResult, MarketDate
 from service.engine.types import Kind, Term
 from service.errors import FieldError, InvalidInput
 from service.registry import repository, service
@@ -55,7 +55,9 @@ router = APIRouter(
 def list_observations(
     session: SessionDep,
     model: Annotated[
-        str | None, Query(max_length=80, pattern=SLUG_PATTERN, examples=["nvidia-h100-sxm5-80gb"])
+        str | None,
+        Query(max_length=80, pattern=SLUG_PATTERN, examples=["nvidia-h100-sxm5-80gb"]),
+        LOWER_CASE,
     ] = None,
     kind: Kind | None = None,
     term: Term | None = None,
