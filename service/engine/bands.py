@@ -12,6 +12,7 @@ from service.engine.state import State
 
 __all__ = ["TERM_VARIANCE", "Z80", "band", "projection_variance", "value_band"]
 
+#: The standard normal's 90% quantile: an 80% band is ±Z80 standard deviations.
 Z80 = 1.2815515655446004
 #: Extra log variance of a fixed-term or spot factor over the on-demand level (contract level
 #: read from a few sellers' cards): 5% sd.
@@ -47,6 +48,7 @@ def value_band(
     widened by that level's own uncertainty, ``k = √(1 + v/s²)`` as in :func:`band`, with
     v the sale level's posterior variance (wide for a model with few sales of its own), and
     by the projection's variance past the evidence, as a rent's."""
+    # without any sale model, the sale level's prior variance (a 50% sd, as in the sale model)
     v = cal.sales.level_variance(st.spec.slug) if cal.sales is not None else 0.25
     lo, hi = band(cal, st, TERM_VARIANCE + v)
     sale_lo, sale_hi = cal.sales.dispersion if cal.sales is not None else (-0.3, 0.3)
