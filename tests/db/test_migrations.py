@@ -66,7 +66,8 @@ def _load_migration(name: str) -> ModuleType:
 def test_a_database_seeded_before_method_v2_gets_the_v2_defaults_but_keeps_admin_edits(
     empty_url: str,
 ) -> None:
-    """``gpuval seed`` inserts only what is missing, so the upgrade moves the v1 defaults on."""
+    """``gpuval seed`` inserts only what is missing, so the upgrade moves rows the seed wrote
+    (revision 1) to v2; a row an admin changed (revision 2 here) stays theirs."""
     v2 = _load_migration("0004_assumption_defaults_v2.py")
     changes = {c.name: c for c in v2.CHANGES}
     edited = "utilisation"  # an admin set their own value and reason before the upgrade
@@ -75,14 +76,14 @@ def test_a_database_seeded_before_method_v2_gets_the_v2_defaults_but_keeps_admin
     try:
         with engine.begin() as connection:
             for change in changes.values():
-                value, reason = change.old
+                value, reason, revision = change.old_default, f"v1 reason of {change.name}", 1
                 if change.name == edited:
-                    value, reason = 0.7, "Our fleet runs at 70%."
+                    value, reason, revision = 0.7, "Our fleet runs at 70%.", 2
                 minimum, maximum, unit = change.bounds
                 connection.execute(
                     text(
                         "INSERT INTO assumptions (name, value, unit, minimum, maximum, reason,"
-                        " revision, updated_at) VALUES (:n, :v, :u, :lo, :hi, :r, 1, :at)"
+                        " revision, updated_at) VALUES (:n, :v, :u, :lo, :hi, :r, :rev, :at)"
                     ),
                     {
                         "n": change.name,
@@ -91,6 +92,7 @@ def test_a_database_seeded_before_method_v2_gets_the_v2_defaults_but_keeps_admin
                         "lo": minimum,
                         "hi": maximum,
                         "r": reason,
+                        "rev": revision,
                         "at": "2026-06-01 00:00:00",
                     },
                 )
@@ -114,7 +116,7 @@ def test_a_database_seeded_before_method_v2_gets_the_v2_defaults_but_keeps_admin
             }
             after_version = connection.execute(text("SELECT version FROM data_version")).scalar()
         assert rows[edited].value == 0.7 and rows[edited].reason == "Our fleet runs at 70%."
-        assert rows[edited].revision == 1 and edited not in audited
+        assert rows[edited].revision == 2 and edited not in audited
         for name, change in changes.items():
             if name == edited:
                 continue
@@ -122,16 +124,32 @@ def test_a_database_seeded_before_method_v2_gets_the_v2_defaults_but_keeps_admin
             assert rows[name].revision == 2
             assert audited[name].actor == "migration 0004" and audited[name].action == "update"
         assert rows["physical_life_months"].value == 72.0
-        assert "DESIGN" not in " ".join(r.reason for r in rows.values() if r.name != edited)
         assert before_version is not None and after_version == before_version + 1
 
         schema.downgrade(empty_url, "0003")
         with engine.connect() as connection:
-            back: dict[str, float] = {
+            back: dict[str, tuple[float, str]] = {
+                name: (value, reason)
+                for name, value, reason in connection.execute(
+                    text("SELECT name, value, reason FROM assumptions")
+                )
+            }
+        assert back == {
+            n: (
+                (0.7, "Our fleet runs at 70%.")
+                if n == edited
+                else (c.old_default, f"v1 reason of {n}")
+            )
+            for n, c in changes.items()
+        }
+        # and up again: rows the migration moved and put back count as the seed's
+        schema.upgrade(empty_url)
+        with engine.connect() as connection:
+            again: dict[str, float] = {
                 name: value
                 for name, value in connection.execute(text("SELECT name, value FROM assumptions"))
             }
-        assert back == {n: (0.7 if n == edited else c.old[0]) for n, c in changes.items()}
+        assert again == {n: (0.7 if n == edited else c.new[0]) for n, c in changes.items()}
     finally:
         engine.dispose()
 

@@ -1,15 +1,17 @@
-# ruff: noqa: E501  (the reasons are verbatim historical strings, compared for equality)
-"""assumption defaults of valuation method v2, where the stored row still holds the v1 default
+# ruff: noqa: E501  (the v2 reasons are written out verbatim)
+"""assumption defaults of valuation method v2, on rows no admin has changed
 
 ``gpuval seed`` only inserts missing assumptions, so a database seeded before method v2 kept
-the v1 defaults (utilisation 0.85 of list rent, a 96-month physical life, ...) and reasons that
-cited documents outside the repository. This migration moves every row that still holds the v1
-default value to the v2 value, and every row that still holds the v1 reason to the v2 reason.
-A value or reason an admin changed is kept as it is. Each change is recorded in the audit log
-(actor ``migration 0004``) and bumps the data version, so cached calibrations are rebuilt.
+the v1 defaults (utilisation 0.85 of list rent, a 96-month physical life, ...) and their v1
+reasons. This migration moves every row that is still as the seed wrote it (revision 1: no
+``PUT /assumptions`` since) to the v2 value and reason. A row an admin has changed is the
+admin's and is kept as it is. Each change is recorded in the audit log (actor
+``migration 0004``, the row before and after) and bumps the data version, so cached
+calibrations are rebuilt. The downgrade puts back the ``before`` of that audit entry on rows
+nobody has changed since.
 
-The values are written out here, not imported from the engine, so that this step keeps doing
-the same thing after later releases change the defaults again.
+The v2 values are written out here, not imported from the engine, so that this step keeps
+doing the same thing after later releases change the defaults again.
 
 Revision ID: 0004
 Revises: 0003
@@ -18,7 +20,7 @@ Create Date: 2026-12-03
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from alembic import op
@@ -33,18 +35,15 @@ ACTOR = "migration 0004"
 
 class Change(NamedTuple):
     name: str
-    old: tuple[float, str]  # (v1 default, v1 reason)
+    old_default: float  # the v1 default, for the record
     new: tuple[float, str]  # (v2 default, v2 reason)
-    bounds: tuple[float, float, str]  # v2 (minimum, maximum, unit), unchanged from v1
+    bounds: tuple[float, float, str]  # (minimum, maximum, unit), the same in v1 and v2
 
 
 CHANGES = (
     Change(
         "decline_prior_behind",
-        old=(
-            0.35,
-            "Prior for rent decline behind the frontier: the seed's 'decline cycle'; used A100 PCIe fell ~50%/yr (data/README.md); 0.335 is the appendix's mid value.",
-        ),
+        old_default=0.35,
         new=(
             0.3,
             "Prior for rent decline behind the frontier: parts without the production precision enter a price-decline cycle (used A100 PCIe prices fell about 50% a year after FP8).",
@@ -53,10 +52,7 @@ CHANGES = (
     ),
     Change(
         "decline_prior_frontier",
-        old=(
-            0.1,
-            "Prior for rent decline at the frontier: seed/SUMMARY.md says FP8 parts are supply-constrained (flat to rising); 0.10 is the mild end of DESIGN.md's appendix range.",
-        ),
+        old_default=0.1,
         new=(
             0.1,
             "Prior for rent decline at the frontier: parts that support the production precision are supply-constrained and their list rents sticky (flat to slowly falling).",
@@ -65,10 +61,7 @@ CHANGES = (
     ),
     Change(
         "discount_rate",
-        old=(
-            0.12,
-            "DESIGN.md appendix (r = 0.12): an equity-like rate for a short-lived, volatile asset.",
-        ),
+        old_default=0.12,
         new=(
             0.12,
             "Assumption: an equity-like rate for a short-lived, volatile asset (12% a year, continuous); also the rate at which the market's term structure is read.",
@@ -77,10 +70,7 @@ CHANGES = (
     ),
     Change(
         "market_weight_max",
-        old=(
-            0.5,
-            "Assumption: used-sale prices are thin listings, so even perfect market evidence gets at most half the weight; the income approach is the spine (DESIGN.md 4).",
-        ),
+        old_default=0.5,
         new=(
             0.7,
             "Assumption: a model's own recent sales are the most direct evidence of what its units sell for, weighted by their credibility n/(n + 3) (n: own sales in the last two years) up to this share; public sale prices are often listings, so never all of it.",
@@ -89,10 +79,7 @@ CHANGES = (
     ),
     Change(
         "physical_life_months",
-        old=(
-            96.0,
-            "Assumption: 2018 V100s still rent and sell in 2026, so hardware outlives 8 years only rarely; beyond that failures, spares and vendor support end service.",
-        ),
+        old_default=96.0,
         new=(
             72.0,
             "Assumption: the largest operators book servers over 5-6 years (Microsoft, Alphabet and Amazon 10-K filings 2022-2024), and Amazon shortened part of its AI fleet to 5 years in 2025; economic life may end earlier, when rent no longer covers running cost.",
@@ -101,10 +88,7 @@ CHANGES = (
     ),
     Change(
         "scrap_fraction",
-        old=(
-            0.02,
-            "Assumption: parts and recycling value at retirement; used V100s sell for 2-4% of launch price (data/README.md), an upper bound for scrap.",
-        ),
+        old_default=0.02,
         new=(
             0.02,
             "Assumption: parts and recycling value at retirement; used V100s sell for 2-4% of launch price (service/data/README.md), an upper bound for scrap.",
@@ -113,10 +97,7 @@ CHANGES = (
     ),
     Change(
         "utilisation",
-        old=(
-            0.85,
-            "DESIGN.md appendix (u = 0.85); first-order for value, so callers should override it.",
-        ),
+        old_default=0.85,
         new=(
             1.0,
             "Share of hours billed at the contract-level rent. The income approach values a unit at the contract-level rent its market pays (estimated from fixed-term cards against on-demand), and a committed lease pays for every hour. Lower it for units that wait between contracts: value is first-order in it.",
@@ -138,6 +119,7 @@ assumptions = sa.table(
 )
 audit_log = sa.table(
     "audit_log",
+    sa.column("id", sa.Integer),
     sa.column("at", sa.DateTime(timezone=True)),
     sa.column("actor_key_id", sa.Integer),
     sa.column("actor", sa.String),
@@ -156,11 +138,7 @@ data_version = sa.table(
 )
 
 
-def _same(a: float, b: float) -> bool:
-    return abs(a - b) <= 1e-12 * max(1.0, abs(a), abs(b))
-
-
-def _snapshot(row: sa.Row[tuple[object, ...]]) -> dict[str, object]:
+def _snapshot(row: sa.Row[Any]) -> dict[str, Any]:
     values = dict(row._mapping)
     at = values.get("updated_at")
     if isinstance(at, datetime):
@@ -168,57 +146,85 @@ def _snapshot(row: sa.Row[tuple[object, ...]]) -> dict[str, object]:
     return values
 
 
-def _move(forward: bool) -> None:
-    """Move each row still at the ``from`` side of a change to its ``to`` side."""
+def _row(connection: sa.Connection, name: str) -> sa.Row[Any] | None:
+    return connection.execute(sa.select(assumptions).where(assumptions.c.name == name)).first()
+
+
+def _last_migration_entry(connection: sa.Connection, name: str) -> sa.Row[Any] | None:
+    """This migration's latest audit entry for the row, if it is the row's latest entry."""
+    latest = connection.execute(
+        sa.select(audit_log)
+        .where(audit_log.c.entity == "assumption", audit_log.c.entity_id == name)
+        .order_by(audit_log.c.id.desc())
+        .limit(1)
+    ).first()
+    return latest if latest is not None and latest.actor == ACTOR else None
+
+
+def _set(
+    connection: sa.Connection, row: sa.Row[Any], value: float, reason: str, now: datetime
+) -> None:
+    connection.execute(
+        sa.update(assumptions)
+        .where(assumptions.c.name == row.name)
+        .values(value=value, reason=reason, revision=row.revision + 1, updated_at=now)
+    )
+    after = _row(connection, row.name)
+    assert after is not None
+    connection.execute(
+        sa.insert(audit_log).values(
+            at=now,
+            actor_key_id=None,
+            actor=ACTOR,
+            request_id=None,
+            action="update",
+            entity="assumption",
+            entity_id=row.name,
+            before=_snapshot(row),
+            after=_snapshot(after),
+        )
+    )
+
+
+def _bump(connection: sa.Connection, now: datetime) -> None:
+    connection.execute(
+        sa.update(data_version)
+        .where(data_version.c.id == 1)
+        .values(version=data_version.c.version + 1, changed_at=now)
+    )
+
+
+def upgrade() -> None:
     connection = op.get_bind()
     now = datetime.now(UTC)
     changed = 0
     for change in CHANGES:
-        source, target = (change.old, change.new) if forward else (change.new, change.old)
-        row = connection.execute(
-            sa.select(assumptions).where(assumptions.c.name == change.name)
-        ).first()
+        row = _row(connection, change.name)
         if row is None:
             continue  # never seeded: ``gpuval seed`` inserts the current default
-        value = target[0] if _same(row.value, source[0]) else row.value
-        reason = target[1] if row.reason == source[1] else row.reason
+        as_seeded = row.revision == 1 or _last_migration_entry(connection, change.name)
+        value, reason = change.new
+        if not as_seeded or (row.value, row.reason) == (value, reason):
+            continue  # an admin's row, or already at v2
         if not row.minimum <= value <= row.maximum:
-            value = row.value  # never leave a row outside its own bounds
-        if _same(value, row.value) and reason == row.reason:
-            continue
-        connection.execute(
-            sa.update(assumptions)
-            .where(assumptions.c.name == change.name)
-            .values(value=value, reason=reason, revision=row.revision + 1, updated_at=now)
-        )
-        after = connection.execute(
-            sa.select(assumptions).where(assumptions.c.name == change.name)
-        ).one()
-        connection.execute(
-            sa.insert(audit_log).values(
-                at=now,
-                actor_key_id=None,
-                actor=ACTOR,
-                request_id=None,
-                action="update",
-                entity="assumption",
-                entity_id=change.name,
-                before=_snapshot(row),
-                after=_snapshot(after),
-            )
-        )
+            continue  # never leave a row outside its own bounds
+        _set(connection, row, value, reason, now)
         changed += 1
     if changed:
-        connection.execute(
-            sa.update(data_version)
-            .where(data_version.c.id == 1)
-            .values(version=data_version.c.version + 1, changed_at=now)
-        )
-
-
-def upgrade() -> None:
-    _move(forward=True)
+        _bump(connection, now)
 
 
 def downgrade() -> None:
-    _move(forward=False)
+    connection = op.get_bind()
+    now = datetime.now(UTC)
+    changed = 0
+    for change in CHANGES:
+        row = _row(connection, change.name)
+        entry = _last_migration_entry(connection, change.name)
+        if row is None or entry is None or entry.after["revision"] != row.revision:
+            continue  # not moved by this migration, or changed since
+        before = entry.before
+        _set(connection, row, float(before["value"]), str(before["reason"]), now)
+        changed += 1
+    if changed:
+        _bump(connection, now)
