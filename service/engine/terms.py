@@ -18,8 +18,14 @@ __all__ = ["PRIOR_LOG_SPOT", "contract_path", "term_factor", "term_rate"]
 PRIOR_LOG_SPOT = math.log(0.6)
 
 
-def term_factor(st: State, term: str) -> tuple[float, str]:
-    """Rate for ``term`` per unit of the on-demand rate, and where it comes from."""
+def term_factor(cal: Calibration, st: State, term: str) -> tuple[float, str]:
+    """Rate for ``term`` per unit of the on-demand rate, and where it comes from: a seller's
+    own cards (pairs of the same seller and date), else the lease panel's pooled term effect
+    (the term's prices against the on-demand prices of the same model and month, across
+    sellers, net of seller effects), else the theoretical contract curve ``ψ·lev(r, λ, T)``.
+    The panel comes before the curve because it is observed: before sellers list a term
+    beside their own on-demand rate, the curve alone put a two-year behind-the-frontier
+    contract at 0.37 of on-demand where the market's two-year cards stood near 0.75."""
     if term == "on_demand":
         return 1.0, "market"
     if term == "spot":
@@ -31,6 +37,10 @@ def term_factor(st: State, term: str) -> tuple[float, str]:
             return math.exp(pooled), "spot_panel"
         return math.exp(PRIOR_LOG_SPOT), "spot_prior"
     log_factor, source = st.contracts.log_factor(st.spec.slug, st.behind, term)
+    if source == "contract_curve":
+        for behind in (st.behind, not st.behind):
+            if (term, behind) in cal.panel.terms:
+                return math.exp(min(cal.panel.terms[(term, behind)], 0.0)), "term_panel"
     return math.exp(log_factor), source
 
 
@@ -45,7 +55,7 @@ def term_rate(
     term-sellers factor) and the model's own prices for it, so a one-year market quote may sit
     above the on-demand market when only premium sellers offer one-year contracts: the data
     say so, and the components show it."""
-    factor, source = term_factor(st, term)
+    factor, source = term_factor(cal, st, term)
     sellers = math.exp(cal.panel.term_sellers.get(term, 0.0)) if st.level.kind == "market" else 1.0
     own_term, own_weight = own_term_factor(cal, st, term, math.log(st.rent * factor * sellers))
     rate = st.rent * factor * sellers * own_term
