@@ -46,14 +46,21 @@ def value_band(
     the value. Every approach rests on the model's price level new (the income approach through
     the capacity multiple that prices a new unit at its new-equivalent price), so each band is
     widened by that level's own uncertainty, ``k = √(1 + v/s²)`` as in :func:`band`, with
-    v the sale level's posterior variance (wide for a model with few sales of its own), and
-    by the projection's variance past the evidence, as a rent's."""
+    v the sale level's posterior variance (wide for a model with few sales of its own), by
+    the drift of its sale prices since its last sale (sale prices move between observations:
+    :meth:`SaleModel.staleness_variance`), and by the projection's variance past the evidence,
+    as a rent's."""
     # without any sale model, the sale level's prior variance (a 50% sd, as in the sale model)
     v = cal.sales.level_variance(st.spec.slug) if cal.sales is not None else 0.25
     lo, hi = band(cal, st, TERM_VARIANCE + v)
     sale_lo, sale_hi = cal.sales.dispersion if cal.sales is not None else (-0.3, 0.3)
     s = max((sale_hi - sale_lo) / (2 * Z80), 1e-3)
-    k = math.sqrt(1.0 + (v + st.level_variance + projection_variance(cal, st)) / s**2)
+    drift = (
+        cal.sales.staleness_variance(st.spec.slug, st.projection_months / 12.0)
+        if cal.sales is not None
+        else 0.0
+    )
+    k = math.sqrt(1.0 + (v + drift + st.level_variance + projection_variance(cal, st)) / s**2)
     sale_lo, sale_hi = sale_lo * k, sale_hi * k
     wi, wm, wc = valuer.weights
     # the cost approach's new price is a sale price (own sales) or rests on one (multiples)

@@ -4,9 +4,10 @@ reference price, by age, time behind the frontier, condition and channel, with a
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -43,6 +44,14 @@ _HALF_LIFE = 0.5
 #: switch the priors off and leave model and series effects unidentified (condition number of
 #: the normal matrix ~1e14 at as_of 2026-06-30 under the former floor of 1e-6).
 _MIN_SCALE = 0.03
+#: Drift variance (log price², per year) of a model's sale price away from the sale model's
+#: path where too few repeat prices exist to estimate it (an assumption: a 30% sd a year,
+#: the order of the yearly moves of used datacenter parts in the shipped price series).
+_PRIOR_DRIFT_VARIANCE = 0.3**2
+#: Repeat-price pairs needed before the drift variance is estimated from them.
+_MIN_DRIFT_PAIRS = 8
+#: The standard normal's 90% quantile (an 80% band is ±z80 standard deviations).
+_Z80 = 1.2815515655446004
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +86,22 @@ class SaleModel:
     #: Weighted 10% and 90% quantiles of log prices around the model's level (residual plus
     #: the seller-series effect): the spread an 80% band of a sale price must cover.
     dispersion: tuple[float, float] = (-0.3, 0.3)
+    #: Variance per year of a seller's price series around the model's path (see
+    #: :func:`drift_variance`), and each model's last sale (years since the epoch) and the
+    #: fit's date.
+    drift: float = _PRIOR_DRIFT_VARIANCE
+    last_sale: dict[str, float] = field(default_factory=dict)
+    t_end: float = 0.0
+
+    def staleness_variance(self, model: str, years_ahead: float) -> float:
+        """Variance a model's sale level gains between its last sale and the date valued,
+        ``σ²_drift·(t_end - t_last + h)``: a random walk around the model's path, as its
+        sale prices move between observations (0 for a model without sales of its own, whose
+        level carries the model effect's prior variance instead)."""
+        last = self.last_sale.get(model)
+        if last is None:
+            return 0.0
+        return self.drift * max(self.t_end - last + years_ahead, 0.0)
 
     def level_variance(self, model: str) -> float:
         """Posterior variance of a model's sale level around the fitted one, ``(1 - Z)·τ²``
@@ -130,9 +155,53 @@ def fit_sale_model(
     slope = ((float(fit.beta[1]), float(se[1])), (float(fit.beta[2]), float(se[2])))
     first_series = len(_PRIORS) + len(models)
     spread = fit.residuals + (x[:, first_series:] * fit.beta[first_series:]).sum(axis=1)
+    last: dict[str, float] = {}
+    for n, f in rows:
+        if f.model:
+            last[f.model] = max(last.get(f.model, -math.inf), n.t)
     return SaleModel(
-        models, series, fit.beta, fit.scale, credibility, counts, slope, _band(spread, w)
+        models,
+        series,
+        fit.beta,
+        fit.scale,
+        credibility,
+        counts,
+        slope,
+        _band(spread, w),
+        drift=drift_variance(rows, fit.beta),
+        last_sale=last,
+        t_end=t_end,
     )
+
+
+def drift_variance(rows: Sequence[tuple[Normalised, SaleFeatures]], beta: Array) -> float:
+    """Variance per year of sale prices around the fitted path, from repeat prices of the same
+    series (model x seller x condition): for consecutive prices Δt ≥ 2 weeks apart, the change
+    of the log price less the path's (age and years-behind slopes x their changes), scaled by
+    ``1/√Δt`` as a random walk's increment. σ is read off the increments' 80% quantile of
+    absolute deviation from their median, ``q80/z80`` (z80 = 1.2816, the normal's 90%
+    quantile), not their MAD: the bands it widens are 80% bands, and repeat sale prices have
+    heavier tails than a normal's (a crash between two listings), which a MAD-based σ
+    understates at the 80% level. Without enough repeat prices, a prior (an assumption)."""
+    by_series: dict[str, list[tuple[float, float, SaleFeatures]]] = {}
+    for n, f in rows:
+        if f.series:
+            by_series.setdefault(f.series, []).append((n.t, n.log_price, f))
+    increments = []
+    for items in by_series.values():
+        items.sort(key=lambda item: item[0])
+        for (t0, y0, f0), (t1, y1, f1) in itertools.pairwise(items):
+            dt = t1 - t0
+            if dt < 14 / 365.25:
+                continue
+            path = float(beta[1]) * (f1.age_years - f0.age_years) + float(beta[2]) * (
+                f1.years_behind - f0.years_behind
+            )
+            increments.append((y1 - y0 - path) / math.sqrt(dt))
+    if len(increments) < _MIN_DRIFT_PAIRS:
+        return _PRIOR_DRIFT_VARIANCE
+    z = np.asarray(increments)
+    return float((np.quantile(np.abs(z - np.median(z)), 0.8) / _Z80) ** 2)
 
 
 def _band(values: Array, weights: Array) -> tuple[float, float]:
