@@ -1,4 +1,6 @@
-"""Parsing and validating bulk imports (CSV or JSON) row by row, collecting every bad row.
+"""Parsing and validating bulk imports (CSV or JSON) row by row, collecting every bad row, and
+the all-or-nothing import of rows that name a GPU model and a currency (:func:`import_rows`,
+the one flow of the asset and observation imports).
 
 Used by the HTTP import endpoints and by ``gpuval import``/``gpuval seed`` alike, so one file
 is judged the same way whichever door it comes in by.
@@ -15,7 +17,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
 
+from service.db import mark_data_changed
 from service.errors import FieldError, InvalidInput
 
 MAX_ROWS = 100_000
@@ -259,6 +263,42 @@ def validate_rows(
     return good, errors
 
 
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """What the rows of an import may name: the GPU models that exist among some slugs, and the
+    currencies that have FX rates. Read only when a row needs them."""
+
+    existing_models: Callable[[set[str]], set[str]]
+    known_currencies: Callable[[], set[str]]
+
+
+def unknown_references(
+    model: str | None,
+    currency: str | None,
+    *,
+    models: set[str],
+    currencies: set[str],
+    line: int | None = None,
+    prefix: str = "",
+) -> list[FieldError]:
+    """A model not among ``models``, a currency not among ``currencies`` (``None``: not
+    given, nothing to check), as the errors of one row under ``prefix``."""
+    errors: list[FieldError] = []
+    if model is not None and model not in models:
+        errors.append(
+            FieldError(field=prefix + "model", reason=f"unknown GPU model {model!r}", line=line)
+        )
+    if currency is not None and currency not in currencies:
+        errors.append(
+            FieldError(
+                field=prefix + "currency",
+                reason=f"no FX rates for {currency}; known: {', '.join(sorted(currencies))}",
+                line=line,
+            )
+        )
+    return errors
+
+
 def reference_errors(
     rows: Sequence[tuple[int, dict[str, Any]]],
     *,
@@ -272,20 +312,51 @@ def reference_errors(
     errors: list[FieldError] = []
     for line, data in rows:
         model, currency = data.get("model"), data.get("currency")
-        if isinstance(model, str) and model.lower() not in known:
-            errors.append(
-                FieldError(field="model", reason=f"unknown GPU model {model.lower()!r}", line=line)
-            )
-        if isinstance(currency, str) and currency.upper() not in currencies:
-            errors.append(
-                FieldError(
-                    field="currency",
-                    reason=f"no FX rates for {currency.upper()}; "
-                    f"known: {', '.join(sorted(currencies))}",
-                    line=line,
-                )
-            )
+        errors += unknown_references(
+            model.lower() if isinstance(model, str) else None,
+            currency.upper() if isinstance(currency, str) else None,
+            models=known,
+            currencies=currencies,
+            line=line,
+        )
     return errors
+
+
+def import_rows(
+    session: Session,
+    rows: Sequence[RawRow],
+    schema: type[M],
+    *,
+    catalogue: Catalogue,
+    check: Callable[[list[tuple[int, M]]], list[FieldError]],
+    insert: Callable[[list[M]], None],
+    on_row: Callable[[], None] | None = None,
+) -> int:
+    """All-or-nothing import of rows that name a GPU model and a currency; returns how many
+    were written.
+
+    Every row is validated against ``schema`` (a ``model_slug`` column is read as ``model``),
+    and the rows it refuses are still checked against the ``catalogue``, so each bad row is
+    named with all its problems; ``check`` then judges the valid rows together (cross-checks,
+    duplicates, rows already stored). One problem anywhere and nothing is written; otherwise
+    ``insert`` writes them all and the data version moves.
+    """
+    good, errors = validate_rows(
+        rows,
+        schema,
+        rename={"model_slug": "model"},
+        on_row=on_row,
+        check_invalid=lambda invalid: reference_errors(
+            invalid,
+            existing_models=catalogue.existing_models,
+            currencies=catalogue.known_currencies(),
+        ),
+    )
+    errors.extend(check(good))
+    refuse_if_any(errors, "import")
+    insert([item for _, item in good])
+    mark_data_changed(session)
+    return len(good)
 
 
 def _row_errors(exc: ValidationError, line: int) -> Iterator[FieldError]:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from service.common import bulk
 from service.common.clock import this_month
-from service.db import mark_data_changed, utcnow
+from service.db import utcnow
 from service.engine.schedule import Change
 from service.errors import Conflict, FieldError, InvalidInput, NotFound, field_errors
 from service.finance import repository
@@ -127,21 +127,16 @@ def _cross_check(
     currencies = registry.known_currencies(session)
     for line, item in items:
         errors.extend(_rules(item, line=line, prefix=prefix))
-        if item.model not in slugs:
-            errors.append(
-                FieldError(
-                    field=prefix + "model", reason=f"unknown GPU model {item.model!r}", line=line
-                )
+        errors.extend(
+            bulk.unknown_references(
+                item.model,
+                item.currency,
+                models=slugs,
+                currencies=currencies,
+                line=line,
+                prefix=prefix,
             )
-        if item.currency not in currencies:
-            errors.append(
-                FieldError(
-                    field=prefix + "currency",
-                    reason=f"no FX rates for {item.currency}; "
-                    f"known: {', '.join(sorted(currencies))}",
-                    line=line,
-                )
-            )
+        )
     return errors
 
 
@@ -302,27 +297,25 @@ def import_assets(
     on_row: Callable[[], None] | None = None,
 ) -> int:
     """All-or-nothing import of assets; returns how many were written."""
-    good, errors = bulk.validate_rows(
+
+    def check(good: list[tuple[int, AssetCreate]]) -> list[FieldError]:
+        errors = _cross_check(session, good)
+        first_line, repeats = bulk.first_lines(good, lambda item: item.tag, "tag")
+        errors.extend(repeats)
+        taken = repository.existing_tags(session, set(first_line))
+        errors.extend(
+            FieldError(field="tag", reason="an asset with this tag already exists", line=line)
+            for line, item in good
+            if item.tag in taken
+        )
+        return errors
+
+    return bulk.import_rows(
+        session,
         rows,
         AssetCreate,
-        rename={"model_slug": "model"},
+        catalogue=registry.catalogue(session),
+        check=check,
+        insert=lambda items: repository.insert_assets(session, [_values(i) for i in items]),
         on_row=on_row,
-        check_invalid=lambda invalid: bulk.reference_errors(
-            invalid,
-            existing_models=lambda slugs: registry.existing_slugs(session, slugs),
-            currencies=registry.known_currencies(session),
-        ),
     )
-    errors.extend(_cross_check(session, good))
-    first_line, repeats = bulk.first_lines(good, lambda item: item.tag, "tag")
-    errors.extend(repeats)
-    taken = repository.existing_tags(session, set(first_line))
-    errors.extend(
-        FieldError(field="tag", reason="an asset with this tag already exists", line=line)
-        for line, item in good
-        if item.tag in taken
-    )
-    bulk.refuse_if_any(errors, "import")
-    repository.insert_assets(session, [_values(item) for _, item in good])
-    mark_data_changed(session)
-    return len(good)

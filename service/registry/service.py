@@ -200,22 +200,16 @@ def _cross_check(
     currencies = repository.known_currencies(session)
     latest = today() + FUTURE_TOLERANCE
     for line, item in items:
-        if item.model not in slugs:
-            errors.append(
-                FieldError(
-                    field=field_prefix + "model",
-                    reason=f"unknown GPU model {item.model!r}",
-                    line=line,
-                )
+        errors.extend(
+            bulk.unknown_references(
+                item.model,
+                item.currency,
+                models=slugs,
+                currencies=currencies,
+                line=line,
+                prefix=field_prefix,
             )
-        if item.currency not in currencies:
-            errors.append(
-                FieldError(
-                    field=field_prefix + "currency",
-                    reason=f"no FX rates for {item.currency}; known: {', '.join(sorted(currencies))}",  # noqa: E501
-                    line=line,
-                )
-            )
+        )
         if item.observed_on > latest:
             errors.append(
                 FieldError(
@@ -249,23 +243,20 @@ def import_observations(
     on_row: Callable[[], None] | None = None,
 ) -> int:
     """All-or-nothing import of observations; returns how many were written."""
-    good, errors = bulk.validate_rows(
+
+    def insert(items: list[ObservationCreate]) -> None:
+        now = datetime.now(UTC)
+        repository.insert_observations(session, [_observation_values(i, now) for i in items])
+
+    return bulk.import_rows(
+        session,
         rows,
         ObservationCreate,
-        rename={"model_slug": "model"},
+        catalogue=repository.catalogue(session),
+        check=lambda good: _cross_check(session, good),
+        insert=insert,
         on_row=on_row,
-        check_invalid=lambda invalid: bulk.reference_errors(
-            invalid,
-            existing_models=lambda slugs: repository.existing_slugs(session, slugs),
-            currencies=repository.known_currencies(session),
-        ),
     )
-    errors.extend(_cross_check(session, good))
-    bulk.refuse_if_any(errors, "import")
-    now = datetime.now(UTC)
-    repository.insert_observations(session, [_observation_values(item, now) for _, item in good])
-    mark_data_changed(session)
-    return len(good)
 
 
 # --- frontier ---------------------------------------------------------------------------------
