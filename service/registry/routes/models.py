@@ -16,7 +16,6 @@ from service.api import (
     RawBody,
     RetryingRoute,
     SessionDep,
-    encode_cursor,
     etag,
     import_body,
     read_cursor,
@@ -39,6 +38,7 @@ from service.registry.schemas import (
     GpuModelReplace,
 )
 from service.text import SingleLine
+from service.web.pages import page_of
 from service.web.problems import responses
 
 router = APIRouter(
@@ -73,9 +73,9 @@ def list_models(
     after = read_cursor(cursor, str)[0] if cursor else None
     flt = repository.ModelFilter(vendor, segment, architecture, fp8, fp4, q)
     rows, total = repository.list_models(session, flt, limit=limit, after=after)
-    items = [GpuModelRead.model_validate(r) for r in rows[:limit]]
-    next_cursor = encode_cursor([items[-1].slug]) if len(rows) > limit else None
-    return Page[GpuModelRead](items=items, next_cursor=next_cursor, total=total)
+    return page_of(
+        rows, total, limit=limit, read=GpuModelRead.model_validate, key=lambda m: [m.slug]
+    )
 
 
 @router.post(
