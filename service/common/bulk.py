@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
@@ -297,6 +297,39 @@ def unknown_references(
             )
         )
     return errors
+
+
+class NamesReferences(Protocol):
+    """A validated row that names a GPU model and a currency."""
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def currency(self) -> str: ...
+
+
+def catalogue_errors(
+    items: Sequence[tuple[int | None, NamesReferences]],
+    catalogue: Catalogue,
+    *,
+    prefix: str = "",
+) -> list[FieldError]:
+    """Unknown models and currencies among validated rows, each under ``prefix``."""
+    models = catalogue.existing_models({item.model for _, item in items})
+    currencies = catalogue.known_currencies()
+    return [
+        error
+        for line, item in items
+        for error in unknown_references(
+            item.model,
+            item.currency,
+            models=models,
+            currencies=currencies,
+            line=line,
+            prefix=prefix,
+        )
+    ]
 
 
 def reference_errors(

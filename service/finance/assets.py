@@ -121,23 +121,10 @@ def _cross_check(
     *,
     prefix: str = "",
 ) -> list[FieldError]:
-    """What a row cannot know alone: does the model exist, is the currency known."""
-    errors: list[FieldError] = []
-    slugs = registry.existing_slugs(session, {item.model for _, item in items})
-    currencies = registry.known_currencies(session)
-    for line, item in items:
-        errors.extend(_rules(item, line=line, prefix=prefix))
-        errors.extend(
-            bulk.unknown_references(
-                item.model,
-                item.currency,
-                models=slugs,
-                currencies=currencies,
-                line=line,
-                prefix=prefix,
-            )
-        )
-    return errors
+    """The rules of each row, and what a row cannot know alone: does the model exist, is the
+    currency known."""
+    errors = [error for line, item in items for error in _rules(item, line=line, prefix=prefix)]
+    return errors + bulk.catalogue_errors(items, registry.catalogue(session), prefix=prefix)
 
 
 def _refuse_if_any(errors: Sequence[FieldError]) -> None:

@@ -195,21 +195,9 @@ def _cross_check(
     field_prefix: str = "",
 ) -> list[FieldError]:
     """What a single row cannot know: does the model exist, is the currency known, the date past."""
-    errors: list[FieldError] = []
-    slugs = repository.existing_slugs(session, {item.model for _, item in items})
-    currencies = repository.known_currencies(session)
+    errors = bulk.catalogue_errors(items, repository.catalogue(session), prefix=field_prefix)
     latest = today() + FUTURE_TOLERANCE
     for line, item in items:
-        errors.extend(
-            bulk.unknown_references(
-                item.model,
-                item.currency,
-                models=slugs,
-                currencies=currencies,
-                line=line,
-                prefix=field_prefix,
-            )
-        )
         if item.observed_on > latest:
             errors.append(
                 FieldError(
