@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import Query, Response, status
 
 from service.api import (
     ContentType,
@@ -14,14 +14,12 @@ from service.api import (
     Limit,
     Page,
     RawBody,
-    RetryingRoute,
     SessionDep,
     etag,
     import_body,
     read_cursor,
     set_etag,
 )
-from service.auth.deps import AUTH_ERRORS, authorize
 from service.common import bulk
 from service.common.fields import ImportResult
 from service.engine.types import Segment
@@ -30,6 +28,7 @@ from service.registry.routes.common import (
     READ_ERRORS,
     WRITE_ERRORS,
     SlugPath,
+    registry_router,
 )
 from service.registry.schemas import (
     GpuModelCreate,
@@ -41,9 +40,7 @@ from service.text import SingleLine
 from service.web.pages import page_of
 from service.web.problems import responses
 
-router = APIRouter(
-    dependencies=[Depends(authorize)], responses=AUTH_ERRORS, route_class=RetryingRoute
-)
+router = registry_router()
 
 
 @router.get("/models", tags=["models"], response_model=Page[GpuModelRead], responses=READ_ERRORS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import Query, Response, status
 
 from service.api import (
     ContentType,
@@ -15,14 +15,12 @@ from service.api import (
     Limit,
     Page,
     RawBody,
-    RetryingRoute,
     SessionDep,
     etag,
     import_body,
     read_cursor,
     set_etag,
 )
-from service.auth.deps import AUTH_ERRORS, authorize
 from service.common import bulk
 from service.common.fields import LOWER_CASE, SLUG_PATTERN, ImportResult, MarketDate
 from service.engine.types import Kind, Term
@@ -31,6 +29,7 @@ from service.registry.routes.common import (
     READ_ERRORS,
     WRITE_ERRORS,
     ObservationId,
+    registry_router,
 )
 from service.registry.schemas import (
     ObservationCreate,
@@ -40,9 +39,7 @@ from service.text import SingleLine
 from service.web.pages import check_range, page_of
 from service.web.problems import responses
 
-router = APIRouter(
-    dependencies=[Depends(authorize)], responses=AUTH_ERRORS, route_class=RetryingRoute
-)
+router = registry_router()
 
 
 @router.get(
