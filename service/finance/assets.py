@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from service.common import bulk
+from service.common import bulk, bulk_import
 from service.common.clock import this_month
 from service.db import utcnow
 from service.engine.schedule import Change
@@ -124,7 +124,7 @@ def _cross_check(
     """The rules of each row, and what a row cannot know alone: does the model exist, is the
     currency known."""
     errors = [error for line, item in items for error in _rules(item, line=line, prefix=prefix)]
-    return errors + bulk.catalogue_errors(items, registry.catalogue(session), prefix=prefix)
+    return errors + bulk_import.catalogue_errors(items, registry.catalogue(session), prefix=prefix)
 
 
 def _refuse_if_any(errors: Sequence[FieldError]) -> None:
@@ -297,7 +297,7 @@ def import_assets(
         )
         return errors
 
-    return bulk.import_rows(
+    return bulk_import.import_rows(
         session,
         rows,
         AssetCreate,

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from service.audit import recorder as audit
-from service.common.bulk import Catalogue
+from service.common.bulk_import import Catalogue
 from service.common.sql import escape_like, present
 from service.registry.orm import Assumption, FrontierEntry, FxRate, GpuModel, Observation
 

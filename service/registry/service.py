@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.common import bulk
+from service.common import bulk, bulk_import
 from service.common.clock import today
 from service.db import mark_data_changed
 from service.errors import Conflict, FieldError, InvalidInput, NotFound, field_errors
@@ -195,7 +195,7 @@ def _cross_check(
     field_prefix: str = "",
 ) -> list[FieldError]:
     """What a single row cannot know: does the model exist, is the currency known, the date past."""
-    errors = bulk.catalogue_errors(items, repository.catalogue(session), prefix=field_prefix)
+    errors = bulk_import.catalogue_errors(items, repository.catalogue(session), prefix=field_prefix)
     latest = today() + FUTURE_TOLERANCE
     for line, item in items:
         if item.observed_on > latest:
@@ -236,7 +236,7 @@ def import_observations(
         now = datetime.now(UTC)
         repository.insert_observations(session, [_observation_values(i, now) for i in items])
 
-    return bulk.import_rows(
+    return bulk_import.import_rows(
         session,
         rows,
         ObservationCreate,
