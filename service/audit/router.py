@@ -14,7 +14,6 @@ from service.api import (
     Page,
     RetryingRoute,
     SessionDep,
-    encode_cursor,
     read_cursor,
 )
 from service.audit import repository
@@ -22,6 +21,7 @@ from service.auth.deps import AUTH_ERRORS, require_admin
 from service.common.fields import Instant
 from service.errors import FieldError, InvalidInput
 from service.text import SingleLine
+from service.web.pages import page_of
 from service.web.problems import responses
 
 router = APIRouter(
@@ -80,6 +80,4 @@ def list_audit(
     )
     after = read_cursor(cursor, int)[0] if cursor else None
     rows, total = repository.list_entries(session, flt, limit=limit, after=after)
-    items = [AuditRead.model_validate(r) for r in rows[:limit]]
-    next_cursor = encode_cursor([items[-1].id]) if len(rows) > limit else None
-    return Page[AuditRead](items=items, next_cursor=next_cursor, total=total)
+    return page_of(rows, total, limit=limit, read=AuditRead.model_validate, key=lambda e: [e.id])

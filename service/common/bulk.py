@@ -259,35 +259,6 @@ def validate_rows(
     return good, errors
 
 
-def reference_errors(
-    rows: Sequence[tuple[int, dict[str, Any]]],
-    *,
-    existing_models: Callable[[set[str]], set[str]],
-    currencies: set[str],
-) -> list[FieldError]:
-    """Unknown models and currencies among raw rows (``model``, ``currency``), read as the
-    schema reads them (slugs in lower case, codes in upper case)."""
-    models = {v.lower() for _, d in rows if isinstance(v := d.get("model"), str)}
-    known = existing_models(models) if models else set()
-    errors: list[FieldError] = []
-    for line, data in rows:
-        model, currency = data.get("model"), data.get("currency")
-        if isinstance(model, str) and model.lower() not in known:
-            errors.append(
-                FieldError(field="model", reason=f"unknown GPU model {model.lower()!r}", line=line)
-            )
-        if isinstance(currency, str) and currency.upper() not in currencies:
-            errors.append(
-                FieldError(
-                    field="currency",
-                    reason=f"no FX rates for {currency.upper()}; "
-                    f"known: {', '.join(sorted(currencies))}",
-                    line=line,
-                )
-            )
-    return errors
-
-
 def _row_errors(exc: ValidationError, line: int) -> Iterator[FieldError]:
     for err in exc.errors():
         loc = ".".join(str(p) for p in err.get("loc", ())) or "row"

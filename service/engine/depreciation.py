@@ -1,12 +1,14 @@
 """Book depreciation with the semantics of the spreadsheet functions of the same names.
 
 Finance checks every number in a spreadsheet, so each function here returns what Excel and
-LibreOffice Calc return for the same arguments (to floating-point noise), and the schedule
-builders list those values period by period for ``GET /depreciation``.
+LibreOffice Calc return for the same arguments (to floating-point noise);
+:mod:`service.engine.depreciation_tables` lists those values period by period for
+``GET /depreciation``.
 
 Where a spreadsheet does not validate (SYD past the end of the life in LibreOffice and
 Gnumeric, DB with month 13 in Gnumeric, a negative cost anywhere), these functions refuse with
-:class:`DepreciationInputError` instead of returning a number that no accountant would book.
+:class:`DepreciationInputError` (naming the argument in ``field``) instead of returning a
+number that no accountant would book.
 
 Sources:
 
@@ -20,47 +22,23 @@ Sources:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+
+from service.engine.errors import DepreciationInputError
 
 __all__ = [
     "MAX_LIFE",
-    "MAX_SCHEDULE_PERIODS",
     "DepreciationInputError",
-    "DepreciationRow",
     "db",
-    "db_schedule",
     "ddb",
-    "ddb_schedule",
     "sln",
-    "sln_schedule",
     "syd",
-    "syd_schedule",
     "vdb",
-    "vdb_schedule",
 ]
 
 
 MAX_LIFE = 36_500
 """Longest life accepted, in periods: a century of daily periods (DB and VDB loop over it)."""
-
-MAX_SCHEDULE_PERIODS = 1_200
-"""Most rows in a schedule: a century of monthly periods."""
-
-
-class DepreciationInputError(ValueError):
-    """An argument is outside the domain of the depreciation function; the message names it."""
-
-
-@dataclass(frozen=True, slots=True)
-class DepreciationRow:
-    """One period of a depreciation schedule; ``book_value`` is cost minus ``accumulated``."""
-
-    period: int
-    depreciation: float
-    accumulated: float
-    book_value: float
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -68,16 +46,16 @@ class DepreciationRow:
 
 def _finite(name: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise DepreciationInputError(f"{name} must be a number, got {value!r}")
+        raise DepreciationInputError(name, f"{name} must be a number, got {value!r}")
     if not math.isfinite(value):
-        raise DepreciationInputError(f"{name} must be a finite number, got {value!r}")
+        raise DepreciationInputError(name, f"{name} must be a finite number, got {value!r}")
     return float(value)
 
 
 def _whole(name: str, value: float) -> int:
     number = _finite(name, value)
     if not number.is_integer():
-        raise DepreciationInputError(f"{name} must be a whole number, got {value!r}")
+        raise DepreciationInputError(name, f"{name} must be a whole number, got {value!r}")
     return int(number)
 
 
@@ -86,36 +64,29 @@ def _check_asset(cost: float, salvage: float, life: float) -> None:
     _finite("salvage", salvage)
     _finite("life", life)
     if cost < 0:
-        raise DepreciationInputError(f"cost must be >= 0, got {cost!r}")
+        raise DepreciationInputError("cost", f"cost must be >= 0, got {cost!r}")
     if salvage < 0:
-        raise DepreciationInputError(f"salvage must be >= 0, got {salvage!r}")
+        raise DepreciationInputError("salvage", f"salvage must be >= 0, got {salvage!r}")
     if salvage > cost:
-        raise DepreciationInputError(f"salvage ({salvage!r}) must not exceed cost ({cost!r})")
+        raise DepreciationInputError(
+            "salvage", f"salvage ({salvage!r}) must not exceed cost ({cost!r})", kind="conflict"
+        )
     if not 0 < life <= MAX_LIFE:
-        raise DepreciationInputError(f"life must be > 0 and <= {MAX_LIFE}, got {life!r}")
+        raise DepreciationInputError("life", f"life must be > 0 and <= {MAX_LIFE}, got {life!r}")
 
 
 def _check_factor(factor: float) -> None:
     _finite("factor", factor)
     if factor <= 0:
-        raise DepreciationInputError(f"factor must be > 0, got {factor!r}")
+        raise DepreciationInputError("factor", f"factor must be > 0, got {factor!r}")
 
 
 def _check_period(name: str, period: float, first: float, last: float) -> None:
     _finite(name, period)
     if not first <= period <= last:
         raise DepreciationInputError(
-            f"{name} must be between {first:g} and {last:g}, got {period!r}"
+            name, f"{name} must be between {first:g} and {last:g}, got {period!r}"
         )
-
-
-def _schedule_life(life: float) -> int:
-    periods = _whole("life", life)
-    if periods > MAX_SCHEDULE_PERIODS:
-        raise DepreciationInputError(
-            f"life must be at most {MAX_SCHEDULE_PERIODS} periods for a schedule, got {life!r}"
-        )
-    return periods
 
 
 # --- the spreadsheet functions ----------------------------------------------------------------
@@ -208,12 +179,12 @@ def db(cost: float, salvage: float, life: float, period: float, month: float = 1
     """
     _check_asset(cost, salvage, life)
     if cost == 0:
-        raise DepreciationInputError("cost must be > 0 for DB (the rate divides by it)")
+        raise DepreciationInputError("cost", "cost must be > 0 for DB (the rate divides by it)")
     years = _whole("life", life)
     whole_period = _whole("period", period)
     months = _whole("month", month)
     if not 1 <= months <= 12:
-        raise DepreciationInputError(f"month must be between 1 and 12, got {month!r}")
+        raise DepreciationInputError("month", f"month must be between 1 and 12, got {month!r}")
     last = years + 1 if months < 12 else years
     _check_period("period", whole_period, 1, last)
     return _db_amounts(cost, salvage, years, months)[whole_period - 1]
@@ -270,16 +241,26 @@ def vdb(
     _finite("start_period", start_period)
     _finite("end_period", end_period)
     if start_period < 0:
-        raise DepreciationInputError(f"start_period must be >= 0, got {start_period!r}")
+        raise DepreciationInputError(
+            "start_period", f"start_period must be >= 0, got {start_period!r}"
+        )
     if start_period > end_period:
         raise DepreciationInputError(
-            f"start_period ({start_period!r}) must not exceed end_period ({end_period!r})"
+            "start_period",
+            f"start_period ({start_period!r}) must not exceed end_period ({end_period!r})",
+            kind="conflict",
         )
     if end_period > life:
-        raise DepreciationInputError(f"end_period ({end_period!r}) must not exceed life ({life!r})")
+        raise DepreciationInputError(
+            "end_period",
+            f"end_period ({end_period!r}) must not exceed life ({life!r})",
+            kind="conflict",
+        )
     _check_factor(factor)
     if not isinstance(no_switch, bool):
-        raise DepreciationInputError(f"no_switch must be true or false, got {no_switch!r}")
+        raise DepreciationInputError(
+            "no_switch", f"no_switch must be true or false, got {no_switch!r}"
+        )
     if no_switch:
         return _vdb_no_switch(cost, salvage, life, start_period, end_period, factor)
     return _vdb_switch(cost, salvage, life, start_period, end_period, factor)
@@ -345,68 +326,3 @@ def _whole_period_amounts(
                 continue
         amounts.append(straight_line)
     return amounts
-
-
-# --- schedules --------------------------------------------------------------------------------
-
-
-def _rows(cost: float, amounts: list[float]) -> list[DepreciationRow]:
-    rows = []
-    for index, amount in enumerate(amounts):
-        accumulated = math.fsum(amounts[: index + 1])
-        rows.append(DepreciationRow(index + 1, amount, accumulated, cost - accumulated))
-    return rows
-
-
-def _per_period(amount: Callable[[int], float], periods: int) -> list[float]:
-    return [amount(k) for k in range(1, periods + 1)]
-
-
-def sln_schedule(cost: float, salvage: float, life: float) -> list[DepreciationRow]:
-    """``SLN`` for each of the ``life`` periods (``life`` a whole number)."""
-    _check_asset(cost, salvage, life)
-    periods = _schedule_life(life)
-    return _rows(cost, _per_period(lambda _: sln(cost, salvage, periods), periods))
-
-
-def syd_schedule(cost: float, salvage: float, life: float) -> list[DepreciationRow]:
-    """``SYD`` for each of the ``life`` periods (``life`` a whole number)."""
-    _check_asset(cost, salvage, life)
-    periods = _schedule_life(life)
-    return _rows(cost, _per_period(lambda k: syd(cost, salvage, periods, k), periods))
-
-
-def ddb_schedule(
-    cost: float, salvage: float, life: float, factor: float = 2
-) -> list[DepreciationRow]:
-    """``DDB`` for each of the ``life`` periods; may end above salvage (no switch)."""
-    _check_asset(cost, salvage, life)
-    _check_factor(factor)
-    periods = _schedule_life(life)
-    return _rows(cost, _per_period(lambda k: ddb(cost, salvage, periods, k, factor), periods))
-
-
-def db_schedule(
-    cost: float, salvage: float, life: float, month: float = 12
-) -> list[DepreciationRow]:
-    """``DB`` for periods 1..life, plus period ``life + 1`` when ``month < 12``."""
-    db(cost, salvage, life, 1, month)  # validates every argument
-    return _rows(cost, _db_amounts(cost, salvage, int(life), int(month)))
-
-
-def vdb_schedule(
-    cost: float, salvage: float, life: float, factor: float = 2, no_switch: bool = False
-) -> list[DepreciationRow]:
-    """``VDB(k - 1, k)`` for each of the ``life`` periods; ends at salvage unless ``no_switch``.
-
-    Computed in one pass rather than ``life`` calls to :func:`vdb` (quadratic); the tests
-    check that both agree.
-    """
-    _check_asset(cost, salvage, life)
-    periods = _schedule_life(life)
-    vdb(cost, salvage, periods, 0, 0, factor, no_switch)  # validates factor and no_switch
-    if no_switch:
-        amounts = _per_period(lambda k: _ddb(cost, salvage, periods, k, factor), periods)
-    else:
-        amounts = _whole_period_amounts(cost, salvage, periods, periods, periods, factor)
-    return _rows(cost, amounts)

@@ -1,25 +1,54 @@
 """Errors the engine raises about its inputs: each names the field a caller got wrong, so the
-web layer can answer 422 without guessing. Any other exception from the engine is a bug."""
+web layer can answer 422 without guessing. Any other exception from the engine is a bug.
+
+``field`` is the engine's own argument name (``cost``, ``life_months``, ``as_of``); callers map
+it to their field paths by that name, never by reading the message. ``kind`` says whether the
+value is wrong on its own (``invalid``) or only next to another input (``conflict``: a salvage
+above the cost, a change after the end of the life).
+"""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 __all__ = [
     "BeyondHorizon",
     "CalibrationUnavailable",
+    "DepreciationInputError",
     "EngineInputError",
+    "InputErrorKind",
     "NotReleased",
 ]
+
+InputErrorKind = Literal["invalid", "conflict"]
 
 
 class EngineInputError(ValueError):
     """An input the engine cannot price: ``field`` names it, ``reason`` says why."""
 
-    def __init__(self, field: str, reason: str) -> None:
+    def __init__(self, field: str, reason: str, *, kind: InputErrorKind = "invalid") -> None:
         super().__init__(reason)
         self.field = field
         self.reason = reason
+        self.kind: InputErrorKind = kind
+
+
+class DepreciationInputError(EngineInputError):
+    """An argument outside the domain of a depreciation function or book schedule.
+
+    Raised as ``DepreciationInputError(field, reason)``. The one-argument form
+    ``DepreciationInputError(reason)``, whose reason starts with the argument's name, is still
+    accepted from callers that have not been given the field yet; the field is then that first
+    word.
+    """
+
+    def __init__(
+        self, field: str, reason: str | None = None, *, kind: InputErrorKind = "invalid"
+    ) -> None:
+        if reason is None:
+            field, reason = field.split(" ", 1)[0], field
+        super().__init__(field, reason, kind=kind)
 
 
 class NotReleased(EngineInputError):

@@ -35,14 +35,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
 from itertools import pairwise
 from typing import get_args
 
-from service.engine.depreciation import DepreciationInputError
+from service.engine.errors import DepreciationInputError
 from service.engine.macrs import macrs_percentages
-from service.engine.types import BookMethod, Convention
+from service.engine.types import CENT, BookMethod, Convention, cents
 
 __all__ = [
     "METHODS",
@@ -58,7 +58,6 @@ METHODS: tuple[Method, ...] = get_args(Method)
 
 Money = Decimal | int | float
 
-CENT = Decimal("0.01")
 MAX_LIFE_MONTHS = 1_200
 
 
@@ -109,17 +108,19 @@ def monthly_schedule(
     start_salvage = _money("salvage", salvage)
     if start_salvage > start_cost:
         raise DepreciationInputError(
-            f"salvage ({start_salvage}) must not exceed cost ({start_cost})"
+            "salvage",
+            f"salvage ({start_salvage}) must not exceed cost ({start_cost})",
+            kind="conflict",
         )
     life = _life("life_months", life_months)
     if not isinstance(in_service, date) or isinstance(in_service, datetime):
-        raise DepreciationInputError(f"in_service must be a date, got {in_service!r}")
+        raise DepreciationInputError("in_service", f"in_service must be a date, got {in_service!r}")
     if method not in METHODS:
-        raise DepreciationInputError(f"method must be one of {METHODS}, got {method!r}")
+        raise DepreciationInputError("method", f"method must be one of {METHODS}, got {method!r}")
     if isinstance(factor, bool) or not isinstance(factor, int | float) or not math.isfinite(factor):
-        raise DepreciationInputError(f"factor must be a finite number, got {factor!r}")
+        raise DepreciationInputError("factor", f"factor must be a finite number, got {factor!r}")
     if factor <= 0:
-        raise DepreciationInputError(f"factor must be > 0, got {factor!r}")
+        raise DepreciationInputError("factor", f"factor must be > 0, got {factor!r}")
     if method == "macrs":
         return _macrs_months(start_cost, start_salvage, life, in_service, changes, convention)
     rate_factor = 2.0 if method == "ddb" else float(factor)
@@ -163,7 +164,7 @@ def _book_months(
         else:
             exact = _amount(method, exact_book, float(salvage), remaining, weight, factor / life)
             exact_book -= exact
-            amount = min(_cents(exact), book - salvage)
+            amount = min(cents(exact), book - salvage)
         book -= amount
         rows.append(MonthlyRow(month, amount, cost - book, book))
         elapsed += weight
@@ -172,8 +173,10 @@ def _book_months(
         month = _next_month(month)
     if pending:
         raise DepreciationInputError(
+            "effective_month",
             f"change effective {pending[0].effective_month:%Y-%m} is after the last month of the "
-            f"schedule ({month:%Y-%m})"
+            f"schedule ({month:%Y-%m})",
+            kind="conflict",
         )
     return rows
 
@@ -200,11 +203,17 @@ def _macrs_months(
     convention: Convention,
 ) -> list[MonthlyRow]:
     if salvage != 0:
-        raise DepreciationInputError("salvage must be 0 for macrs (MACRS ignores salvage)")
+        raise DepreciationInputError(
+            "salvage", "salvage must be 0 for macrs (MACRS ignores salvage)", kind="conflict"
+        )
     if changes:
-        raise DepreciationInputError("changes are not allowed for macrs (tax recovery is fixed)")
+        raise DepreciationInputError(
+            "changes", "changes are not allowed for macrs (tax recovery is fixed)", kind="conflict"
+        )
     if life % 12:
-        raise DepreciationInputError(f"life_months must be whole years for macrs, got {life}")
+        raise DepreciationInputError(
+            "life_months", f"life_months must be whole years for macrs, got {life}", kind="conflict"
+        )
     quarter = (in_service.month - 1) // 3 + 1 if convention == "mid_quarter" else None
     percents = macrs_percentages(life // 12, convention, quarter)
     month = in_service.replace(day=1)
@@ -219,7 +228,7 @@ def _macrs_months(
     book = cost
     rows = []
     for index, amount_exact in enumerate(exact):
-        amount = book if index == len(exact) - 1 else min(_cents(amount_exact), book)
+        amount = book if index == len(exact) - 1 else min(cents(amount_exact), book)
         book -= amount
         rows.append(MonthlyRow(month, amount, cost - book, book))
         month = _next_month(month)
@@ -234,24 +243,33 @@ def _pending(changes: Sequence[Change], in_service: date) -> list[Change]:
     normalised = []
     for change in changes:
         if not isinstance(change, Change):
-            raise DepreciationInputError(f"changes must be Change values, got {change!r}")
+            raise DepreciationInputError(
+                "changes", f"changes must be Change values, got {change!r}"
+            )
         when = change.effective_month
         if not isinstance(when, date) or isinstance(when, datetime):
-            raise DepreciationInputError(f"effective_month must be a date, got {when!r}")
+            raise DepreciationInputError(
+                "effective_month", f"effective_month must be a date, got {when!r}"
+            )
         if change.new_life_months is None and change.new_salvage is None:
             raise DepreciationInputError(
-                f"change effective {when:%Y-%m} sets neither new_life_months nor new_salvage"
+                "changes",
+                f"change effective {when:%Y-%m} sets neither new_life_months nor new_salvage",
             )
         if when.replace(day=1) < first_month:
             raise DepreciationInputError(
-                f"change effective {when:%Y-%m} is before the in-service month {first_month:%Y-%m}"
+                "effective_month",
+                f"change effective {when:%Y-%m} is before the in-service month {first_month:%Y-%m}",
+                kind="conflict",
             )
         normalised.append(Change(when.replace(day=1), change.new_life_months, change.new_salvage))
     normalised.sort(key=lambda change: change.effective_month)
     for earlier, later in pairwise(normalised):
         if earlier.effective_month == later.effective_month:
             raise DepreciationInputError(
-                f"two changes are effective in {later.effective_month:%Y-%m}; merge them"
+                "effective_month",
+                f"two changes are effective in {later.effective_month:%Y-%m}; merge them",
+                kind="conflict",
             )
     return normalised
 
@@ -263,15 +281,19 @@ def _apply(
         life = _life("new_life_months", change.new_life_months)
         if life <= elapsed:
             raise DepreciationInputError(
+                "new_life_months",
                 f"new_life_months ({life}) must exceed the {float(elapsed):.4g} months already "
-                f"depreciated by {change.effective_month:%Y-%m}"
+                f"depreciated by {change.effective_month:%Y-%m}",
+                kind="conflict",
             )
     if change.new_salvage is not None:
         salvage = _money("new_salvage", change.new_salvage)
         if salvage > book:
             raise DepreciationInputError(
+                "new_salvage",
                 f"new_salvage ({salvage}) must not exceed the book value ({book}) at "
-                f"{change.effective_month:%Y-%m}"
+                f"{change.effective_month:%Y-%m}",
+                kind="conflict",
             )
     return life, salvage
 
@@ -281,28 +303,27 @@ def _apply(
 
 def _money(name: str, value: Money) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, Decimal | int | float):
-        raise DepreciationInputError(f"{name} must be an amount of money, got {value!r}")
+        raise DepreciationInputError(name, f"{name} must be an amount of money, got {value!r}")
     amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     if not amount.is_finite():
-        raise DepreciationInputError(f"{name} must be a finite amount, got {value!r}")
+        raise DepreciationInputError(name, f"{name} must be a finite amount, got {value!r}")
     if amount < 0:
-        raise DepreciationInputError(f"{name} must be >= 0, got {value!r}")
+        raise DepreciationInputError(name, f"{name} must be >= 0, got {value!r}")
     if amount != amount.quantize(CENT):
-        raise DepreciationInputError(f"{name} must be a whole number of cents, got {value!r}")
+        raise DepreciationInputError(name, f"{name} must be a whole number of cents, got {value!r}")
     return amount.quantize(CENT)
 
 
 def _life(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise DepreciationInputError(f"{name} must be a whole number of months, got {value!r}")
+        raise DepreciationInputError(
+            name, f"{name} must be a whole number of months, got {value!r}"
+        )
     if not 1 <= value <= MAX_LIFE_MONTHS:
-        raise DepreciationInputError(f"{name} must be between 1 and {MAX_LIFE_MONTHS}, got {value}")
+        raise DepreciationInputError(
+            name, f"{name} must be between 1 and {MAX_LIFE_MONTHS}, got {value}"
+        )
     return value
-
-
-def _cents(amount: float) -> Decimal:
-    # repr is the shortest decimal that round-trips, so 0.125 rounds up as a person expects.
-    return Decimal(repr(amount)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _days_in_month(month: date) -> int:

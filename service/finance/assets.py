@@ -10,9 +10,9 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from service.common import bulk
+from service.common import bulk, bulk_import
 from service.common.clock import this_month
-from service.db import mark_data_changed, utcnow
+from service.db import utcnow
 from service.engine.schedule import Change
 from service.errors import Conflict, FieldError, InvalidInput, NotFound, field_errors
 from service.finance import repository
@@ -121,28 +121,10 @@ def _cross_check(
     *,
     prefix: str = "",
 ) -> list[FieldError]:
-    """What a row cannot know alone: does the model exist, is the currency known."""
-    errors: list[FieldError] = []
-    slugs = registry.existing_slugs(session, {item.model for _, item in items})
-    currencies = registry.known_currencies(session)
-    for line, item in items:
-        errors.extend(_rules(item, line=line, prefix=prefix))
-        if item.model not in slugs:
-            errors.append(
-                FieldError(
-                    field=prefix + "model", reason=f"unknown GPU model {item.model!r}", line=line
-                )
-            )
-        if item.currency not in currencies:
-            errors.append(
-                FieldError(
-                    field=prefix + "currency",
-                    reason=f"no FX rates for {item.currency}; "
-                    f"known: {', '.join(sorted(currencies))}",
-                    line=line,
-                )
-            )
-    return errors
+    """The rules of each row, and what a row cannot know alone: does the model exist, is the
+    currency known."""
+    errors = [error for line, item in items for error in _rules(item, line=line, prefix=prefix)]
+    return errors + bulk_import.catalogue_errors(items, registry.catalogue(session), prefix=prefix)
 
 
 def _refuse_if_any(errors: Sequence[FieldError]) -> None:
@@ -302,27 +284,25 @@ def import_assets(
     on_row: Callable[[], None] | None = None,
 ) -> int:
     """All-or-nothing import of assets; returns how many were written."""
-    good, errors = bulk.validate_rows(
+
+    def check(good: list[tuple[int, AssetCreate]]) -> list[FieldError]:
+        errors = _cross_check(session, good)
+        first_line, repeats = bulk.first_lines(good, lambda item: item.tag, "tag")
+        errors.extend(repeats)
+        taken = repository.existing_tags(session, set(first_line))
+        errors.extend(
+            FieldError(field="tag", reason="an asset with this tag already exists", line=line)
+            for line, item in good
+            if item.tag in taken
+        )
+        return errors
+
+    return bulk_import.import_rows(
+        session,
         rows,
         AssetCreate,
-        rename={"model_slug": "model"},
+        catalogue=registry.catalogue(session),
+        check=check,
+        insert=lambda items: repository.insert_assets(session, [_values(i) for i in items]),
         on_row=on_row,
-        check_invalid=lambda invalid: bulk.reference_errors(
-            invalid,
-            existing_models=lambda slugs: registry.existing_slugs(session, slugs),
-            currencies=registry.known_currencies(session),
-        ),
     )
-    errors.extend(_cross_check(session, good))
-    first_line, repeats = bulk.first_lines(good, lambda item: item.tag, "tag")
-    errors.extend(repeats)
-    taken = repository.existing_tags(session, set(first_line))
-    errors.extend(
-        FieldError(field="tag", reason="an asset with this tag already exists", line=line)
-        for line, item in good
-        if item.tag in taken
-    )
-    bulk.refuse_if_any(errors, "import")
-    repository.insert_assets(session, [_values(item) for _, item in good])
-    mark_data_changed(session)
-    return len(good)

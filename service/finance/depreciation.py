@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from service.engine import depreciation as dep
+from service.engine import depreciation_tables as tables
 from service.engine.macrs import macrs_schedule
 from service.errors import FieldError, InvalidInput
 from service.finance.schemas import DepreciationQuery, DepreciationResult, DepreciationRowRead
@@ -78,16 +79,16 @@ def _spreadsheet(query: DepreciationQuery) -> DepreciationResult:
     factor = 2.0 if query.factor is None else query.factor
     amount = None
     if query.method == "sln":
-        rows = dep.sln_schedule(cost, salvage, life)
+        rows = tables.sln_schedule(cost, salvage, life)
     elif query.method == "syd":
-        rows = dep.syd_schedule(cost, salvage, life)
+        rows = tables.syd_schedule(cost, salvage, life)
     elif query.method == "ddb":
-        rows = dep.ddb_schedule(cost, salvage, life, factor)
+        rows = tables.ddb_schedule(cost, salvage, life, factor)
     elif query.method == "db":
-        rows = dep.db_schedule(cost, salvage, life, 12 if query.month is None else query.month)
+        rows = tables.db_schedule(cost, salvage, life, 12 if query.month is None else query.month)
     else:
         no_switch = bool(query.no_switch)
-        rows = dep.vdb_schedule(cost, salvage, life, factor, no_switch)
+        rows = tables.vdb_schedule(cost, salvage, life, factor, no_switch)
         if query.start_period is not None and query.end_period is not None:
             amount = dep.vdb(
                 cost, salvage, life, query.start_period, query.end_period, factor, no_switch

@@ -16,7 +16,6 @@ from service.api import (
     RawBody,
     RetryingRoute,
     SessionDep,
-    encode_cursor,
     etag,
     import_body,
     read_cursor,
@@ -26,7 +25,6 @@ from service.auth.deps import AUTH_ERRORS, authorize
 from service.common import bulk
 from service.common.fields import LOWER_CASE, MONTH_PATTERN, SLUG_PATTERN, ImportResult, MarketDate
 from service.engine.types import AssetStatus
-from service.errors import FieldError, InvalidInput
 from service.finance import assets, depreciation, repository, terms
 from service.finance.schemas import (
     AssetCreate,
@@ -38,6 +36,7 @@ from service.finance.schemas import (
     DepreciationResult,
 )
 from service.text import SingleLine
+from service.web.pages import check_range, page_of
 from service.web.problems import responses
 
 router = APIRouter(
@@ -81,17 +80,11 @@ def list_assets(
     cursor: CursorParam = None,
 ) -> Page[AssetRead]:
     """List assets, filtered, in id order."""
-    if in_service_from and in_service_to and in_service_from > in_service_to:
-        raise InvalidInput(
-            "`in_service_from` is after `in_service_to`.",
-            errors=[FieldError(field="query.in_service_from", reason="after `in_service_to`")],
-        )
+    check_range(in_service_from, in_service_to, "in_service_from", "in_service_to")
     after = read_cursor(cursor, int)[0] if cursor else None
     flt = repository.AssetFilter(model, asset_status, location, tag, in_service_from, in_service_to)
     rows, total = repository.list_assets(session, flt, limit=limit, after=after)
-    items = [assets.to_read(r) for r in rows[:limit]]
-    next_cursor = encode_cursor([items[-1].id]) if len(rows) > limit else None
-    return Page[AssetRead](items=items, next_cursor=next_cursor, total=total)
+    return page_of(rows, total, limit=limit, read=assets.to_read, key=lambda a: [a.id])
 
 
 @router.post(

@@ -12,13 +12,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
-from service.engine.depreciation import DepreciationInputError
+from service.engine.errors import DepreciationInputError
 from service.engine.schedule import METHODS, Change, Method, MonthlyRow, monthly_schedule
 from service.errors import FieldError, InvalidInput
 from service.finance.orm import Asset, BookChange
 from service.finance.schemas import AssetSchedule, ScheduleRow
 
-# Engine argument names (the first word of a DepreciationInputError) → asset body fields.
+# The engine's argument names (``DepreciationInputError.field``) → asset body fields. The
+# changes of an asset are only ever refused as a whole when its method allows none (macrs).
 ASSET_FIELDS = {
     "cost": "acquisition_cost",
     "salvage": "salvage",
@@ -28,23 +29,23 @@ ASSET_FIELDS = {
     "changes": "book_method",
     "method": "book_method",
     "in_service": "in_service_on",
-    "change": "effective_from",
-    "two": "effective_from",
+    "effective_month": "effective_from",
 }
 
 
 @contextmanager
 def engine_errors(prefix: str, names: Mapping[str, str] | None = None) -> Iterator[None]:
-    """Turn the engine's refusal into a 422 naming the field (its message starts with it)."""
+    """Turn the engine's refusal into a 422 naming the field: the engine's argument name under
+    ``prefix``, or with ``names`` the caller's field it stands for (the whole ``prefix`` when
+    none does)."""
     try:
         yield
     except DepreciationInputError as exc:
-        reason = str(exc)
-        word = reason.split(" ", 1)[0]
+        reason = exc.reason
         if names is None:
-            field = prefix + word
+            field = prefix + exc.field
         else:
-            field = prefix + names[word] if word in names else prefix.rstrip(".")
+            field = prefix + names[exc.field] if exc.field in names else prefix.rstrip(".")
         raise InvalidInput(
             f"The inputs cannot be depreciated: {reason}.",
             errors=[FieldError(field=field, reason=reason)],

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from service.audit import recorder as audit
+from service.common.bulk_import import Catalogue
 from service.common.sql import escape_like, present
 from service.registry.orm import Assumption, FrontierEntry, FxRate, GpuModel, Observation
 
@@ -217,6 +218,14 @@ def get_assumption(session: Session, name: str) -> Assumption | None:
 
 def known_currencies(session: Session) -> set[str]:
     return {"USD", *session.scalars(select(FxRate.currency).distinct())}
+
+
+def catalogue(session: Session) -> Catalogue:
+    """The models and currencies that imported rows may name, read from ``session``."""
+    return Catalogue(
+        existing_models=lambda slugs: existing_slugs(session, slugs),
+        known_currencies=lambda: known_currencies(session),
+    )
 
 
 def fx_keys(session: Session) -> set[tuple[str, str]]:

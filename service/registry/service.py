@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.common import bulk
+from service.common import bulk, bulk_import
 from service.common.clock import today
 from service.db import mark_data_changed
 from service.errors import Conflict, FieldError, InvalidInput, NotFound, field_errors
@@ -195,27 +195,9 @@ def _cross_check(
     field_prefix: str = "",
 ) -> list[FieldError]:
     """What a single row cannot know: does the model exist, is the currency known, the date past."""
-    errors: list[FieldError] = []
-    slugs = repository.existing_slugs(session, {item.model for _, item in items})
-    currencies = repository.known_currencies(session)
+    errors = bulk_import.catalogue_errors(items, repository.catalogue(session), prefix=field_prefix)
     latest = today() + FUTURE_TOLERANCE
     for line, item in items:
-        if item.model not in slugs:
-            errors.append(
-                FieldError(
-                    field=field_prefix + "model",
-                    reason=f"unknown GPU model {item.model!r}",
-                    line=line,
-                )
-            )
-        if item.currency not in currencies:
-            errors.append(
-                FieldError(
-                    field=field_prefix + "currency",
-                    reason=f"no FX rates for {item.currency}; known: {', '.join(sorted(currencies))}",  # noqa: E501
-                    line=line,
-                )
-            )
         if item.observed_on > latest:
             errors.append(
                 FieldError(
@@ -249,23 +231,20 @@ def import_observations(
     on_row: Callable[[], None] | None = None,
 ) -> int:
     """All-or-nothing import of observations; returns how many were written."""
-    good, errors = bulk.validate_rows(
+
+    def insert(items: list[ObservationCreate]) -> None:
+        now = datetime.now(UTC)
+        repository.insert_observations(session, [_observation_values(i, now) for i in items])
+
+    return bulk_import.import_rows(
+        session,
         rows,
         ObservationCreate,
-        rename={"model_slug": "model"},
+        catalogue=repository.catalogue(session),
+        check=lambda good: _cross_check(session, good),
+        insert=insert,
         on_row=on_row,
-        check_invalid=lambda invalid: bulk.reference_errors(
-            invalid,
-            existing_models=lambda slugs: repository.existing_slugs(session, slugs),
-            currencies=repository.known_currencies(session),
-        ),
     )
-    errors.extend(_cross_check(session, good))
-    bulk.refuse_if_any(errors, "import")
-    now = datetime.now(UTC)
-    repository.insert_observations(session, [_observation_values(item, now) for _, item in good])
-    mark_data_changed(session)
-    return len(good)
 
 
 # --- frontier ---------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import hashlib
 import logging
 import math
@@ -16,16 +17,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from service import engine
 from service.common.clock import today as today  # the routers ask `service.today()`
 from service.db import current_data_version
+from service.engine.answers import PathPoint
 from service.errors import FieldError, InvalidInput, NotFound
 from service.valuation import repository
 from service.valuation.cache import CalibrationCache
 from service.valuation.schemas import (
-    Approaches,
-    CurvePoint,
     FxUsed,
     InlineSpec,
-    PathPoint,
-    Projection,
     Provenance,
     QuoteRead,
     ResidualRead,
@@ -250,31 +248,15 @@ def quote(
         segment=segment,
         provider=provider,
     )
-    k = 1.0 / fx.usd_per_unit if fx else 1.0
-    return QuoteRead(
-        model=q.model,
-        as_of=q.as_of,
-        term=q.term,
-        currency=currency,
-        gpus=q.gpus,
-        age_months=q.age_months,
-        rate_per_gpu_hour=q.rate_per_gpu_hour * k,
-        rate_per_gpu_month=q.rate_per_gpu_month * k,
-        rate_total_per_hour=q.rate_total_per_hour * k,
-        low=q.low * k,
-        high=q.high * k,
-        regime=q.regime,
-        frontier_precision=q.frontier_precision,
-        fp8=q.fp8,
-        fp4=q.fp4,
-        level=q.level,
-        projection=_projection(q.projection),
-        components=_finite(q.components),
-        observations_used=q.observations_used,
-        assumptions=q.assumptions,
-        engine_version=q.engine_version,
-        inputs_digest=_digest(q.inputs_digest, fx),
-        provenance=_provenance(ctx, fx),
+    return QuoteRead.model_validate(
+        {
+            **_in_currency(q, _usd_to(fx)),
+            "currency": currency,
+            "components": _finite(q.components),
+            "inputs_digest": _digest(q.inputs_digest, fx),
+            "provenance": _provenance(ctx, fx),
+        },
+        from_attributes=True,
     )
 
 
@@ -307,64 +289,53 @@ def residual(
         include_curve=include_curve,
         include_path=include_path,
     )
-    k = 1.0 / fx.usd_per_unit if fx else 1.0
-    curve = None
-    if r.curve is not None:
-        curve = [
-            CurvePoint(
-                age_months=p.age_months,
-                value_per_gpu=p.value_per_gpu * k,
-                residual_fraction=p.residual_fraction,
-                income_value=p.income_value * k,
-            )
-            for p in r.curve
-        ]
-    return ResidualRead(
-        model=r.model,
-        as_of=r.as_of,
-        age_months=r.age_months,
-        currency=currency,
-        value_per_gpu=r.value_per_gpu * k,
-        residual_fraction=r.residual_fraction,
-        reference_price=r.reference_price * k,
-        reference_price_basis=r.reference_price_basis,
-        low=r.low * k,
-        high=r.high * k,
-        economic_life_months=r.economic_life_months,
-        remaining_life_months=r.remaining_life_months,
-        regime=r.regime,
-        frontier_precision=r.frontier_precision,
-        fp8=r.fp8,
-        fp4=r.fp4,
-        approaches=Approaches(
-            income=r.approaches.income * k,
-            market=r.approaches.market * k if r.approaches.market is not None else None,
-            cost=r.approaches.cost * k,
-            market_weight=r.approaches.market_weight,
-            income_weight=r.approaches.income_weight,
-            cost_weight=r.approaches.cost_weight,
-            reconciled=r.reconciled * k,
-        ),
-        projection=_projection(r.projection),
-        premise=r.premise,
-        components=_finite(r.components),
-        observations_used=r.observations_used,
-        assumptions=r.assumptions,
-        engine_version=r.engine_version,
-        inputs_digest=_digest(r.inputs_digest, fx),
-        provenance=_provenance(ctx, fx),
-        curve=curve,
-        path=None
-        if r.path is None
-        else [
-            PathPoint(
-                months_ahead=p.months_ahead,
-                age_months=p.age_months,
-                value_per_gpu=p.value_per_gpu * k,
-            )
-            for p in r.path
-        ],
+    k = _usd_to(fx)
+    fields = _in_currency(r, k)
+    return ResidualRead.model_validate(
+        {
+            **fields,
+            "currency": currency,
+            "approaches": {**_in_currency(r.approaches, k), "reconciled": fields["reconciled"]},
+            "components": _finite(r.components),
+            "inputs_digest": _digest(r.inputs_digest, fx),
+            "provenance": _provenance(ctx, fx),
+        },
+        from_attributes=True,
     )
+
+
+# The amounts of money (and rates) in each engine answer, all in USD; ``_in_currency`` converts
+# these and nothing else. A field of an answer not listed here is the same in any currency.
+_MONEY: dict[type, frozenset[str]] = {
+    engine.Quote: frozenset(
+        {"rate_per_gpu_hour", "rate_per_gpu_month", "rate_total_per_hour", "low", "high"}
+    ),
+    engine.Residual: frozenset({"value_per_gpu", "reference_price", "low", "high", "reconciled"}),
+    engine.Approaches: frozenset({"income", "market", "cost"}),
+    engine.CurvePoint: frozenset({"value_per_gpu", "income_value"}),
+    PathPoint: frozenset({"value_per_gpu"}),
+}
+
+
+def _usd_to(fx: engine.Converted | None) -> float:
+    """Units of the asked currency per USD (1 for USD)."""
+    return 1.0 / fx.usd_per_unit if fx else 1.0
+
+
+def _in_currency(answer: Any, k: float) -> dict[str, Any]:
+    """The fields of an engine answer by name, its amounts of money times ``k`` (USD to the
+    asked currency); the points of a curve or path are converted alike, other nested values
+    (the projection) are left for the answer schema to read by attribute."""
+    money = _MONEY[type(answer)]
+    out: dict[str, Any] = {}
+    for field in dataclasses.fields(answer):
+        value = getattr(answer, field.name)
+        if field.name in money and value is not None:
+            value = value * k
+        elif isinstance(value, tuple) and all(type(v) in _MONEY for v in value):
+            value = [_in_currency(v, k) for v in value]
+        out[field.name] = value
+    return out
 
 
 def _months_later(start: date, months: int) -> date:
@@ -411,14 +382,6 @@ def age_from(*, as_of: date, age_months: float | None, in_service_on: date | Non
             errors=[FieldError(field="in_service_on", reason="after as_of")],
         )
     return months_in_service(in_service_on, as_of)
-
-
-def _projection(p: engine.Projection | None) -> Projection | None:
-    return (
-        None
-        if p is None
-        else Projection(evidence_on=p.evidence_on, horizon_months=p.horizon_months)
-    )
 
 
 def _finite(components: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,21 +15,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.engine import depreciation, macrs, schedule
-from service.engine.depreciation import (
-    DepreciationInputError,
+from service.engine import depreciation, depreciation_tables, macrs, schedule
+from service.engine.depreciation import DepreciationInputError, db, ddb, sln, syd, vdb
+from service.engine.depreciation_tables import (
     DepreciationRow,
-    db,
     db_schedule,
-    ddb,
     ddb_schedule,
-    sln,
     sln_schedule,
-    syd,
     syd_schedule,
-    vdb,
     vdb_schedule,
 )
+from service.engine.errors import EngineInputError
 
 REFERENCE = Path(__file__).parent / "data" / "spreadsheet_reference.csv"
 
@@ -352,18 +348,50 @@ INVALID: list[tuple[str, Any, str]] = [
     ids=[name for name, _, _ in INVALID],
 )
 def test_invalid_input_is_refused_naming_the_parameter(call: Any, parameter: str) -> None:
-    with pytest.raises(DepreciationInputError, match=rf"\b{parameter}\b"):
+    with pytest.raises(DepreciationInputError, match=rf"\b{parameter}\b") as refused:
         call()
+    assert refused.value.field == parameter
+    assert refused.value.reason == str(refused.value)
 
 
-def test_input_error_is_a_value_error() -> None:
+@pytest.mark.parametrize(
+    ("call", "kind"),
+    [
+        (lambda: sln(-1, 0, 5), "invalid"),
+        (lambda: sln(100, 120, 5), "conflict"),
+        (lambda: vdb(100, 10, 5, 3, 2), "conflict"),
+        (lambda: vdb(100, 10, 5, 0, 5.5), "conflict"),
+        (lambda: db(1000, 100, 5, 1, 13), "invalid"),
+    ],
+)
+def test_input_errors_say_whether_the_value_is_wrong_alone_or_beside_another(
+    call: Any, kind: str
+) -> None:
+    with pytest.raises(DepreciationInputError) as refused:
+        call()
+    assert refused.value.kind == kind
+
+
+def test_input_error_is_an_engine_input_error() -> None:
+    assert issubclass(DepreciationInputError, EngineInputError)
     assert issubclass(DepreciationInputError, ValueError)
+
+
+def test_a_reason_alone_names_the_field_by_its_first_word() -> None:
+    # Callers not yet giving the field (the MACRS tables) still yield one.
+    refused = DepreciationInputError("quarter applies only to the mid_quarter convention")
+    assert (refused.field, refused.reason) == (
+        "quarter",
+        "quarter applies only to the mid_quarter convention",
+    )
 
 
 # --- purity -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("module", [depreciation, macrs, schedule], ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    "module", [depreciation, depreciation_tables, macrs, schedule], ids=lambda m: m.__name__
+)
 def test_engine_modules_are_pure(module: Any) -> None:
     """Stdlib and sibling engine modules only; no clock, no files."""
     source = Path(module.__file__).read_text(encoding="utf-8")

@@ -434,14 +434,57 @@ INVALID: list[tuple[str, Any, str]] = [
 ]
 
 
+# The argument each refusal names in ``field`` (callers map it to their own field paths).
+FIELD_OF = {
+    "datetime in service": "in_service",
+    "zero factor": "factor",
+    "nan factor": "factor",
+    "change before in service": "effective_month",
+    "change sets nothing": "changes",
+    "two changes in one month": "effective_month",
+    "new life fractional": "new_life_months",
+    "change after the end": "effective_month",
+    "change with a datetime": "effective_month",
+    "change not a Change": "changes",
+    "macrs odd months": "life_months",
+    "macrs unsupported years": "recovery_years",
+    "macrs bad convention": "convention",
+}
+CONFLICTS = {
+    "salvage above cost",
+    "change before in service",
+    "two changes in one month",
+    "new life already used",
+    "new salvage above book value",
+    "change after the end",
+    "macrs with salvage",
+    "macrs with changes",
+    "macrs odd months",
+}
+
+
 @pytest.mark.parametrize(
-    ("call", "reason"),
-    [(call, reason) for _, call, reason in INVALID],
+    ("name", "call", "reason"),
+    INVALID,
     ids=[name for name, _, _ in INVALID],
 )
-def test_invalid_input_is_refused_with_the_reason(call: Any, reason: str) -> None:
-    with pytest.raises(DepreciationInputError, match=reason):
+def test_invalid_input_is_refused_with_the_reason(name: str, call: Any, reason: str) -> None:
+    with pytest.raises(DepreciationInputError, match=reason) as refused:
         call()
+    assert refused.value.field == FIELD_OF.get(name, reason)
+    assert refused.value.kind == ("conflict" if name in CONFLICTS else "invalid")
+
+
+def test_amounts_round_half_up_to_the_cent() -> None:
+    # 100.05 over two whole months: the first month's exact amount is 50.025, a half cent.
+    rows = monthly_schedule(
+        cost=Decimal("100.05"),
+        salvage=0,
+        life_months=2,
+        in_service=date(2024, 3, 1),
+        method="straight_line",
+    )
+    assert [row.depreciation for row in rows] == [Decimal("50.03"), Decimal("50.02")]
 
 
 def test_raising_salvage_to_the_book_value_stops_depreciation() -> None:

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Response
 
 from service.api import (
     IfMatch,
     IfMatchHeader,
     Page,
-    RetryingRoute,
     SessionDep,
     etag,
     set_etag,
 )
-from service.auth.deps import AUTH_ERRORS, authorize
 from service.registry import repository, service
 from service.registry.routes.common import (
     WRITE_ERRORS,
     AssumptionName,
+    registry_router,
 )
 from service.registry.schemas import (
     AssumptionRead,
@@ -26,9 +25,7 @@ from service.registry.schemas import (
 )
 from service.web.problems import responses
 
-router = APIRouter(
-    dependencies=[Depends(authorize)], responses=AUTH_ERRORS, route_class=RetryingRoute
-)
+router = registry_router()
 
 
 @router.get(

@@ -1,11 +1,13 @@
-"""Path parameters and problem lists the registry's routes share."""
+"""What the registry's routes share: their router's policy, path parameters, problem lists."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path
+from fastapi import APIRouter, Depends, Path
 
+from service.api import RetryingRoute
+from service.auth.deps import AUTH_ERRORS, authorize
 from service.common.fields import LOWER_CASE, SLUG_PATTERN
 from service.text import SingleLine
 from service.web.problems import responses
@@ -20,3 +22,11 @@ AssumptionName = Annotated[SingleLine, Path(max_length=60, examples=["utilisatio
 
 READ_ERRORS = responses(400, 422, 503)
 WRITE_ERRORS = responses(400, 404, 409, 412, 422, 428, 503)
+
+
+def registry_router() -> APIRouter:
+    """A router of one registry resource: reads open (unless ``REQUIRE_READ_KEY``), other
+    methods need a ``write`` key, and a lost connection reruns the unit of work."""
+    return APIRouter(
+        dependencies=[Depends(authorize)], responses=AUTH_ERRORS, route_class=RetryingRoute
+    )

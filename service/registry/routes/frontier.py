@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import Response, status
 
 from service.api import (
     IfMatch,
     IfMatchHeader,
     Page,
-    RetryingRoute,
     SessionDep,
     set_etag,
 )
-from service.auth.deps import AUTH_ERRORS, authorize
 from service.registry import repository, service
 from service.registry.routes.common import (
     WRITE_ERRORS,
+    registry_router,
 )
 from service.registry.schemas import (
     FrontierEntryIn,
@@ -24,9 +23,7 @@ from service.registry.schemas import (
 )
 from service.web.problems import responses
 
-router = APIRouter(
-    dependencies=[Depends(authorize)], responses=AUTH_ERRORS, route_class=RetryingRoute
-)
+router = registry_router()
 
 
 def _frontier_page(session: SessionDep, response: Response) -> Page[FrontierEntryRead]:

@@ -4,26 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Query
 
 from service.api import (
     Page,
-    RetryingRoute,
     SessionDep,
 )
-from service.auth.deps import AUTH_ERRORS, authorize
 from service.common.fields import MONTH_PATTERN
 from service.registry import repository
 from service.registry.routes.common import (
     READ_ERRORS,
+    registry_router,
 )
 from service.registry.schemas import (
     FxRateRead,
 )
 
-router = APIRouter(
-    dependencies=[Depends(authorize)], responses=AUTH_ERRORS, route_class=RetryingRoute
-)
+router = registry_router()
 
 
 MonthQuery = Annotated[str | None, Query(pattern=MONTH_PATTERN, examples=["2025-01"])]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import Query, Response, status
 
 from service.api import (
     ContentType,
@@ -14,15 +14,12 @@ from service.api import (
     Limit,
     Page,
     RawBody,
-    RetryingRoute,
     SessionDep,
-    encode_cursor,
     etag,
     import_body,
     read_cursor,
     set_etag,
 )
-from service.auth.deps import AUTH_ERRORS, authorize
 from service.common import bulk
 from service.common.fields import ImportResult
 from service.engine.types import Segment
@@ -31,6 +28,7 @@ from service.registry.routes.common import (
     READ_ERRORS,
     WRITE_ERRORS,
     SlugPath,
+    registry_router,
 )
 from service.registry.schemas import (
     GpuModelCreate,
@@ -39,11 +37,10 @@ from service.registry.schemas import (
     GpuModelReplace,
 )
 from service.text import SingleLine
+from service.web.pages import page_of
 from service.web.problems import responses
 
-router = APIRouter(
-    dependencies=[Depends(authorize)], responses=AUTH_ERRORS, route_class=RetryingRoute
-)
+router = registry_router()
 
 
 @router.get("/models", tags=["models"], response_model=Page[GpuModelRead], responses=READ_ERRORS)
@@ -73,9 +70,9 @@ def list_models(
     after = read_cursor(cursor, str)[0] if cursor else None
     flt = repository.ModelFilter(vendor, segment, architecture, fp8, fp4, q)
     rows, total = repository.list_models(session, flt, limit=limit, after=after)
-    items = [GpuModelRead.model_validate(r) for r in rows[:limit]]
-    next_cursor = encode_cursor([items[-1].slug]) if len(rows) > limit else None
-    return Page[GpuModelRead](items=items, next_cursor=next_cursor, total=total)
+    return page_of(
+        rows, total, limit=limit, read=GpuModelRead.model_validate, key=lambda m: [m.slug]
+    )
 
 
 @router.post(

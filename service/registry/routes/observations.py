@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import Query, Response, status
 
 from service.api import (
     ContentType,
@@ -15,35 +15,31 @@ from service.api import (
     Limit,
     Page,
     RawBody,
-    RetryingRoute,
     SessionDep,
-    encode_cursor,
     etag,
     import_body,
     read_cursor,
     set_etag,
 )
-from service.auth.deps import AUTH_ERRORS, authorize
 from service.common import bulk
 from service.common.fields import LOWER_CASE, SLUG_PATTERN, ImportResult, MarketDate
 from service.engine.types import Kind, Term
-from service.errors import FieldError, InvalidInput
 from service.registry import repository, service
 from service.registry.routes.common import (
     READ_ERRORS,
     WRITE_ERRORS,
     ObservationId,
+    registry_router,
 )
 from service.registry.schemas import (
     ObservationCreate,
     ObservationRead,
 )
 from service.text import SingleLine
+from service.web.pages import check_range, page_of
 from service.web.problems import responses
 
-router = APIRouter(
-    dependencies=[Depends(authorize)], responses=AUTH_ERRORS, route_class=RetryingRoute
-)
+router = registry_router()
 
 
 @router.get(
@@ -75,22 +71,19 @@ def list_observations(
     cursor: CursorParam = None,
 ) -> Page[ObservationRead]:
     """List market observations in date order."""
-    if observed_from and observed_to and observed_from > observed_to:
-        raise InvalidInput(
-            "`from` is after `to`.", errors=[FieldError(field="query.from", reason="after `to`")]
-        )
+    check_range(observed_from, observed_to, "from", "to")
     after = read_cursor(cursor, date, int) if cursor else None
     flt = repository.ObservationFilter(
         model, kind, term, provider, currency, observed_from, observed_to
     )
     rows, total = repository.list_observations(session, flt, limit=limit, after=after)
-    items = [service.to_read(r) for r in rows[:limit]]
-    next_cursor = (
-        encode_cursor([items[-1].observed_on.isoformat(), items[-1].id])
-        if len(rows) > limit
-        else None
+    return page_of(
+        rows,
+        total,
+        limit=limit,
+        read=service.to_read,
+        key=lambda o: [o.observed_on.isoformat(), o.id],
     )
-    return Page[ObservationRead](items=items, next_cursor=next_cursor, total=total)
 
 
 @router.post(
