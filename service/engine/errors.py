@@ -37,17 +37,10 @@ class EngineInputError(ValueError):
 class DepreciationInputError(EngineInputError):
     """An argument outside the domain of a depreciation function or book schedule.
 
-    Raised as ``DepreciationInputError(field, reason)``. The one-argument form
-    ``DepreciationInputError(reason)``, whose reason starts with the argument's name, is still
-    accepted from callers that have not been given the field yet; the field is then that first
-    word.
+    Raised as ``DepreciationInputError(field, reason)``.
     """
 
-    def __init__(
-        self, field: str, reason: str | None = None, *, kind: InputErrorKind = "invalid"
-    ) -> None:
-        if reason is None:
-            field, reason = field.split(" ", 1)[0], field
+    def __init__(self, field: str, reason: str, *, kind: InputErrorKind = "invalid") -> None:
         super().__init__(field, reason, kind=kind)
 
 

@@ -101,9 +101,9 @@ def macrs_schedule(
     MACRS Percentage Tables"); ``accumulated`` reaches ``cost`` exactly in the last year.
     """
     if isinstance(cost, bool) or not isinstance(cost, int | float) or not math.isfinite(cost):
-        raise DepreciationInputError(f"cost must be a finite number, got {cost!r}")
+        raise DepreciationInputError("cost", f"cost must be a finite number, got {cost!r}")
     if cost < 0:
-        raise DepreciationInputError(f"cost must be >= 0, got {cost!r}")
+        raise DepreciationInputError("cost", f"cost must be >= 0, got {cost!r}")
     rows = []
     running = Decimal(0)
     for year, percent in enumerate(_printed(recovery_years, convention, quarter), start=1):
@@ -120,15 +120,18 @@ def macrs_schedule(
 def _check_convention(convention: str, quarter: int | None) -> None:
     if convention == "half_year":
         if quarter is not None:
-            raise DepreciationInputError("quarter applies only to the mid_quarter convention")
+            raise DepreciationInputError(
+                "quarter", "quarter applies only to the mid_quarter convention"
+            )
     elif convention == "mid_quarter":
         if isinstance(quarter, bool) or quarter not in (1, 2, 3, 4):
             raise DepreciationInputError(
-                f"quarter must be 1, 2, 3 or 4 for the mid_quarter convention, got {quarter!r}"
+                "quarter",
+                f"quarter must be 1, 2, 3 or 4 for the mid_quarter convention, got {quarter!r}",
             )
     else:
         raise DepreciationInputError(
-            f"convention must be 'half_year' or 'mid_quarter', got {convention!r}"
+            "convention", f"convention must be 'half_year' or 'mid_quarter', got {convention!r}"
         )
 
 
@@ -139,8 +142,9 @@ def _printed(
     supported = RECOVERY_YEARS[convention]
     if isinstance(recovery_years, bool) or recovery_years not in supported:
         raise DepreciationInputError(
+            "recovery_years",
             f"recovery_years must be one of {supported} for the {convention} convention, "
-            f"got {recovery_years!r}"
+            f"got {recovery_years!r}",
         )
     return _printed_cached(recovery_years, first_year_fraction(convention, quarter))
 

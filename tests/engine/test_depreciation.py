@@ -377,13 +377,21 @@ def test_input_error_is_an_engine_input_error() -> None:
     assert issubclass(DepreciationInputError, ValueError)
 
 
-def test_a_reason_alone_names_the_field_by_its_first_word() -> None:
-    # Callers not yet giving the field (the MACRS tables) still yield one.
-    refused = DepreciationInputError("quarter applies only to the mid_quarter convention")
-    assert (refused.field, refused.reason) == (
-        "quarter",
-        "quarter applies only to the mid_quarter convention",
-    )
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda: macrs.macrs_schedule(-1.0, 5, "half_year"), "cost"),
+        (lambda: macrs.macrs_schedule(100.0, 5, "half_year", 2), "quarter"),
+        (lambda: macrs.macrs_schedule(100.0, 5, "mid_quarter", 5), "quarter"),
+        (lambda: macrs.macrs_schedule(100.0, 5, "monthly"), "convention"),  # type: ignore[arg-type]
+        (lambda: macrs.macrs_schedule(100.0, 4, "half_year"), "recovery_years"),
+    ],
+)
+def test_macrs_refusals_name_their_field(call: Any, field: str) -> None:
+    with pytest.raises(DepreciationInputError) as refused:
+        call()
+    assert refused.value.field == field
+    assert refused.value.reason.startswith(field)
 
 
 # --- purity -----------------------------------------------------------------------------------
