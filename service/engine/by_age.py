@@ -26,7 +26,7 @@ from service.engine.calibration import Calibration
 from service.engine.errors import EngineInputError
 from service.engine.state import cal_reference, state_of
 from service.engine.terms import contract_path
-from service.engine.types import PREMISES, ModelSpec, Premise
+from service.engine.types import DAYS_PER_MONTH, PREMISES, ModelSpec, Premise
 
 __all__ = ["AgeValues", "ModelValues", "residuals_by_age"]
 
@@ -73,7 +73,7 @@ class ModelValues:
         reference = cal_reference(cal, spec)
         new_price = st.new_price * math.exp(st.what_if) * st.projection_factor
         prices = market_prices(cal, st, reference)
-        market_age = max((as_of - spec.release_date).days / 30.436875, 0.0)
+        market_age = max((as_of - spec.release_date).days / DAYS_PER_MONTH, 0.0)
         weights = approach_weights(
             a, prices, income_reliable(cal, spec, as_of, a, reference, None, None, st)
         )

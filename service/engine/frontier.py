@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from service.engine.types import PRECISIONS, FrontierEntry, ModelSpec, Precision
+from service.engine.types import DAYS_PER_MONTH, PRECISIONS, FrontierEntry, ModelSpec, Precision
 
 __all__ = [
     "Support",
@@ -94,4 +94,4 @@ def months_until_left_behind(
 
 
 def _months_between(start: date, end: date) -> float:
-    return (end - start).days / 30.436875
+    return (end - start).days / DAYS_PER_MONTH

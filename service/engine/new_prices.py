@@ -18,7 +18,7 @@ from service.engine.frontier import frontier_at, is_behind, support_of
 from service.engine.level import LevelSettings, filter_level
 from service.engine.normalise import Normalised, years_since_epoch
 from service.engine.sales import SaleFeatures, SaleModel, fit_sale_model
-from service.engine.types import FrontierEntry, ModelSpec
+from service.engine.types import DAYS_PER_MONTH, FrontierEntry, ModelSpec
 
 __all__ = [
     "DEFAULT_CAPACITY",
@@ -128,7 +128,7 @@ def own_new_sales(sales: Sequence[Normalised], as_of: date) -> dict[str, tuple[f
         o = n.source
         if o.condition != "new" or n.commentary or n.system:
             continue
-        if (as_of - o.observed_on).days > NEW_SALE_WINDOW_MONTHS * 30.436875:
+        if (as_of - o.observed_on).days > NEW_SALE_WINDOW_MONTHS * DAYS_PER_MONTH:
             continue
         cells.setdefault((o.model_slug, month_index(o.observed_on)), []).append(
             (n.log_price, n.weight)
@@ -151,14 +151,14 @@ def recent_sales(sales: Sequence[Normalised], as_of: date) -> dict[str, int]:
     for n in sales:
         if (
             not n.commentary
-            and (as_of - n.source.observed_on).days <= NEW_SALE_WINDOW_MONTHS * 30.436875
+            and (as_of - n.source.observed_on).days <= NEW_SALE_WINDOW_MONTHS * DAYS_PER_MONTH
         ):
             out[n.source.model_slug] = out.get(n.source.model_slug, 0) + 1
     return out
 
 
 def _months(start: date, end: date) -> float:
-    return (end - start).days / 30.436875
+    return (end - start).days / DAYS_PER_MONTH
 
 
 def prices(

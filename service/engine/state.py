@@ -23,7 +23,7 @@ from service.engine.new_prices import DEFAULT_MULTIPLE
 from service.engine.panel import SEGMENTS
 from service.engine.path import RentPath, Segment, UnitEconomics, end_of_life
 from service.engine.prior import features
-from service.engine.types import ModelSpec, Precision
+from service.engine.types import DAYS_PER_MONTH, ModelSpec, Precision
 from service.engine.unit import unit_of
 
 __all__ = [
@@ -37,7 +37,6 @@ __all__ = [
 ]
 
 _MONTHS_PER_YEAR = 12.0
-_DAYS_PER_MONTH = 30.436875
 #: How far past the last evidence the engine projects (months): beyond five years a GPU
 #: generation has turned over twice and no rent path is evidence of anything.
 MAX_PROJECTION_MONTHS = 60
@@ -227,7 +226,7 @@ def _path(
 
 def _age(spec: ModelSpec, as_of: date, age_months: float | None) -> float:
     if age_months is None:
-        return max((as_of - spec.release_date).days / _DAYS_PER_MONTH, 0.0)
+        return max((as_of - spec.release_date).days / DAYS_PER_MONTH, 0.0)
     if not (0.0 <= age_months <= 600.0 and math.isfinite(age_months)):
         raise EngineInputError(
             "age_months", f"age_months must be within [0, 600], got {age_months!r}"
@@ -265,7 +264,7 @@ def state_of(
     if spec.release_date > as_of:
         raise NotReleased(spec.slug, spec.release_date, as_of)
     horizon = (
-        month_index(as_of) - month_index(cal.as_of) + (as_of.day - cal.as_of.day) / _DAYS_PER_MONTH
+        month_index(as_of) - month_index(cal.as_of) + (as_of.day - cal.as_of.day) / DAYS_PER_MONTH
     )
     if horizon > MAX_PROJECTION_MONTHS:
         last = _add_months(cal.as_of, MAX_PROJECTION_MONTHS)

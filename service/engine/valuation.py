@@ -37,7 +37,7 @@ from service.engine.errors import EngineInputError
 from service.engine.income import HOURS_PER_YEAR
 from service.engine.state import State, cal_reference, state_of
 from service.engine.terms import PRIOR_LOG_SPOT, contract_path, term_rate
-from service.engine.types import PREMISES, QUOTE_TERMS, ModelSpec, Premise, Term
+from service.engine.types import DAYS_PER_MONTH, PREMISES, QUOTE_TERMS, ModelSpec, Premise, Term
 from service.engine.version import ENGINE_VERSION
 
 __all__ = [
@@ -233,7 +233,7 @@ def residual(
     reference = cal_reference(cal, spec)
     new_price = st.new_price * math.exp(st.what_if) * st.projection_factor
     prices = market_prices(cal, st, reference)
-    market_age = max((as_of - spec.release_date).days / 30.436875, 0.0)
+    market_age = max((as_of - spec.release_date).days / DAYS_PER_MONTH, 0.0)
     contracts = contract_path(cal, st)
     weights = approach_weights(
         a, prices, income_reliable(cal, spec, as_of, a, reference, fp8, fp4, st)

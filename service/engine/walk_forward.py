@@ -15,7 +15,15 @@ from service.engine.calibration import Calibration, calibrate, month_index
 from service.engine.errors import EngineInputError
 from service.engine.normalise import Normalised
 from service.engine.panel import seller_of
-from service.engine.types import QUOTE_TERMS, FrontierEntry, FxRate, ModelSpec, Observation, Term
+from service.engine.types import (
+    DAYS_PER_MONTH,
+    QUOTE_TERMS,
+    FrontierEntry,
+    FxRate,
+    ModelSpec,
+    Observation,
+    Term,
+)
 from service.engine.valuation import quote, residual
 
 __all__ = [
@@ -60,7 +68,7 @@ def quarters(start: date, end: date) -> list[date]:
 
 
 def months_between(start: date, end: date) -> float:
-    return (end - start).days / 30.436875
+    return (end - start).days / DAYS_PER_MONTH
 
 
 @dataclass(slots=True)

@@ -349,7 +349,7 @@ def months_in_service(in_service_on: date, as_of: date) -> float:
     """Age in months of a unit in service since ``in_service_on``, on ``as_of`` (0 before).
 
     Whole calendar months plus the elapsed fraction of the month under way, so an exact input
-    gives an exact age (2018-04-15 → 2026-02-15 is 94.0, not 94.06 of 30.4375-day months). The
+    gives an exact age (2018-04-15 → 2026-02-15 is 94.0, not 94.06 of 30.44-day months). The
     n-th monthly anniversary is ``in_service_on`` plus n calendar months with the day clamped
     to the month's end, each counted from ``in_service_on`` (not chained): 2018-04-30 reaches
     94 months on 2026-02-28, and a unit from 2024-01-31 is 1 month old on 2024-02-29 and 2 on
