@@ -64,13 +64,17 @@ def test_each_vocabulary_is_one_component_referenced_where_used() -> None:
     assert quote_request_term["$ref"] == "#/components/schemas/QuoteTerm"
 
 
+def _without_top_level_security(spec: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in spec.items() if key != "security"}
+
+
 def test_optional_security_is_declared_once_at_the_top_level() -> None:
     spec = copy.deepcopy(SPEC)
     declare_optional_security(spec)
     assert spec["security"] == [{}, {"bearer": []}, {"apiKey": []}]
     # Nothing else changes: open reads declare nothing (they inherit the optional key) and
     # writes keep their own requirement.
-    assert {k: v for k, v in spec.items() if k != "security"} == SPEC
+    assert _without_top_level_security(spec) == _without_top_level_security(SPEC)
     assert "security" not in SPEC["paths"]["/quote"]["get"]
     assert SPEC["paths"]["/assets"]["post"]["security"] == [{"bearer": []}, {"apiKey": []}]
 
