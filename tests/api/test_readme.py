@@ -1,7 +1,8 @@
-"""The README is executable documentation: its shell examples run as written.
+"""The README is executable documentation: its shell and Python examples run as written.
 
 Every ```` ```sh ```` block is run with bash (``set -euo pipefail``), in the README's order and in
-one shell, as a new user would type them in a second terminal: against ``gpuval serve`` started in
+one shell, as a new user would type them in a second terminal (a ```` ```python ```` block with
+the checkout's ``.venv/bin/python`` from that shell): against ``gpuval serve`` started in
 a fresh folder that holds only the checkout's ``.venv`` and ``examples/``, so the server and
 ``gpuval keys create`` share the default ``gpuval.db`` and ``.gpuval-secret`` there. The only
 setting the test supplies is ``GPUVAL_URL``, the server's address, which the README reads
@@ -29,7 +30,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -68,18 +69,20 @@ _MARKER = re.compile(r"<!--\s*readme-test:\s*(\w+)\s*\((.+?)\)\s*-->\s*\n?\Z", r
 
 @dataclass(frozen=True)
 class Block:
-    number: int  # 1-based among the README's shell blocks
+    number: int  # 1-based among the README's shell and Python blocks
     line: int  # of the opening fence
+    language: str  # "sh" or "python"
     mode: str  # "run", "skip" or "postgresql"
     reason: str
     source: str
 
 
 def readme_blocks(readme: str = README) -> list[Block]:
-    """The README's ```` ```sh ```` blocks with the marker on the line before each, if any."""
+    """The README's ```` ```sh ```` and ```` ```python ```` blocks with the marker on the line
+    before each, if any."""
     blocks: list[Block] = []
     for match in _FENCE.finditer(readme):
-        if match[1] != "sh":
+        if match[1] not in ("sh", "python"):
             continue
         before = readme[: match.start()].rstrip(" ")
         previous = before.splitlines(keepends=True)[-1] if before else ""
@@ -89,6 +92,7 @@ def readme_blocks(readme: str = README) -> list[Block]:
             Block(
                 number=len(blocks) + 1,
                 line=readme.count("\n", 0, match.start()) + 1,
+                language=match[1],
                 mode=mode,
                 reason=reason,
                 source=match[2],
@@ -105,6 +109,7 @@ def test_every_shell_block_runs_or_is_marked_with_a_reason() -> None:
     assert all(len(b.reason) > 10 for b in skipped), [(b.line, b.reason) for b in skipped]
     assert len(skipped) == EXPECTED_SKIPPED, [(b.line, b.reason) for b in skipped]
     assert modes.count("postgresql") == 1
+    assert [b.language for b in blocks if b.mode == "run"].count("python") == 1
     # The runnable part still covers the tour: keys, reads, writes and imports.
     runnable = "".join(b.source for b in blocks if b.mode == "run")
     assert "gpuval keys create" in runnable and runnable.count('"$GPUVAL_URL/') >= 20
@@ -115,14 +120,15 @@ def test_every_shell_block_runs_or_is_marked_with_a_reason() -> None:
 def test_the_block_parser_reads_markers_and_ignores_other_languages() -> None:
     text_ = (
         "a\n\n```sh\necho 1\n```\n\n<!-- readme-test: skip (opens a browser) -->\n"
-        "```sh\nxdg-open x\n```\n\n```python\nprint(1)\n```\n"
+        "```sh\nxdg-open x\n```\n\n```python\nprint(1)\n```\n\n```text\nx\n```\n"
     )
     blocks = readme_blocks(text_)
-    assert [(b.mode, b.reason, b.source) for b in blocks] == [
-        ("run", "", "echo 1\n"),
-        ("skip", "opens a browser", "xdg-open x\n"),
+    assert [(b.language, b.mode, b.reason, b.source) for b in blocks] == [
+        ("sh", "run", "", "echo 1\n"),
+        ("sh", "skip", "opens a browser", "xdg-open x\n"),
+        ("python", "run", "", "print(1)\n"),
     ]
-    assert [b.line for b in blocks] == [3, 8]
+    assert [b.line for b in blocks] == [3, 8, 12]
 
 
 # --- The live run ----------------------------------------------------------------------------
@@ -193,19 +199,21 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str
 def _run_in_one_shell(
     blocks: list[Block], folder: Path, env: dict[str, str]
 ) -> tuple[list[int], subprocess.CompletedProcess[str]]:
-    """Source each block in turn in one bash with ``set -euo pipefail``; returns the numbers of
-    the blocks that finished and the shell's result."""
+    """Source each shell block in turn in one bash with ``set -euo pipefail`` (a Python block
+    runs there with ``.venv/bin/python``); returns the numbers of the blocks that finished and
+    the shell's result."""
     scripts = folder.parent / "blocks"
     scripts.mkdir(exist_ok=True)
     finished = folder.parent / "finished.txt"
     finished.write_text("")
     driver = ["set -euo pipefail"]
     for block in blocks:
-        script = scripts / f"block-{block.number}.sh"
+        script = scripts / f"block-{block.number}.{block.language}"
         script.write_text(block.source)
+        run = f"source {script}" if block.language == "sh" else f".venv/bin/python {script}"
         driver += [
             f"printf '\\n### README block {block.number} (line {block.line})\\n' >&2",
-            f"source {script}",
+            run,
             f"echo {block.number} >> {finished}",
         ]
     result = subprocess.run(
@@ -224,7 +232,7 @@ def _failure(blocks: list[Block], ran: list[int], result: subprocess.CompletedPr
     broken = next((b for b in blocks if b.number not in ran), None)
     where = f"block {broken.number} (README line {broken.line}):\n{broken.source}" if broken else ""
     return (
-        f"the README's shell {where}\nexit {result.returncode}\n"
+        f"the README's {where}\nexit {result.returncode}\n"
         f"stderr:\n{result.stderr[-4000:]}\nstdout:\n{result.stdout[-2000:]}"
     )
 
@@ -287,7 +295,7 @@ def test_the_readme_postgresql_block_creates_migrates_and_seeds(tmp_path: Path) 
     env = _user_environment(folder)
     if server.password:
         env["PGPASSWORD"] = server.password
-    runnable = Block(block.number, block.line, "run", "", _on_server(block.source, server, name))
+    runnable = replace(block, mode="run", source=_on_server(block.source, server, name))
     backend = Backend("postgresql", server.render_as_string(hide_password=False))
     created = backend.url_for(name)
     try:
