@@ -7,6 +7,10 @@ members after the values, or after their position when a value is not an identif
 becomes ``VALUE_5``). Here each vocabulary the service declares becomes one component
 (``#/components/schemas/QuoteTerm``) and every string enum carries ``x-enum-varnames``
 (``ONE_YEAR``), which openapi-python-client and OpenAPI Generator read.
+
+``declare_optional_security`` declares the key optional at the top level, which the operations
+that do not require one inherit and which generators do not read, so that open reads are still
+generated as taking a plain client.
 """
 
 from __future__ import annotations
@@ -102,3 +106,18 @@ def _add_member_names(schema: dict[str, Any]) -> None:
     names = [member_name(str(value)) for value in schema["enum"]]
     if len(set(names)) == len(names):
         schema["x-enum-varnames"] = names
+
+
+def declare_optional_security(spec: dict[str, Any]) -> None:
+    """Declare at the top level that a key is optional: ``[{}, {scheme: []}, …]``.
+
+    An operation that declares no ``security`` of its own inherits this one; those that do
+    (writes, and reads when REQUIRE_READ_KEY is set) keep theirs. It is declared here rather than
+    on each open read because openapi-python-client (0.29.1) types an operation with any
+    ``security`` of its own, the optional ``[{}, …]`` included, as taking only an
+    ``AuthenticatedClient``, and reads no top-level ``security``: open reads so keep taking a
+    plain ``Client`` (``tests/api/test_generated_client.py`` checks both behaviours).
+    """
+    schemes = spec.get("components", {}).get("securitySchemes", {})
+    if schemes:
+        spec["security"] = [{}, *({name: []} for name in schemes)]

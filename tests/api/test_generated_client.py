@@ -2,7 +2,8 @@
 
 The spec is fetched from the running service, the client is generated into a temporary folder
 with the repository's generator configuration, imported, and used for reads (with a plain
-``Client``: they need no key), a paged list, a create with a key and a CSV import.
+``Client``: they need no key), a paged list, a create with a key and a CSV import. A probe
+shows where an optional key can be declared without the generator typing reads as needing one.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import io
+import json
 import os
 import re
 import subprocess
@@ -24,6 +26,7 @@ import httpx
 import pytest
 
 from service.app import create_app
+from service.openapi_names import declare_optional_security
 from tests import support
 from tests.live import database_copy, serve
 from tests.support import KEYS, Backend
@@ -32,6 +35,34 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "openapi" / "openapi-python-client.yaml"
 PACKAGE = "gpuval_generated_client"
 MODEL = "nvidia-h100-sxm5-80gb"
+
+
+def _generate(spec: Path, output: Path) -> None:
+    """Generate a client package from ``spec`` into ``output`` with the repository's config."""
+    bin_dir = Path(sys.executable).parent
+    result = subprocess.run(
+        [
+            bin_dir / "openapi-python-client",
+            "generate",
+            "--path",
+            spec,
+            "--config",
+            CONFIG,
+            "--meta",
+            "none",
+            "--output-path",
+            output,
+        ],
+        capture_output=True,
+        text=True,
+        # The generator formats its output with ruff, which this environment provides.
+        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"},
+        check=False,
+        timeout=300,
+    )
+    output_text = result.stdout + result.stderr
+    assert result.returncode == 0, output_text
+    assert "Warning" not in output_text and "WARNING" not in output_text, output_text
 
 
 @pytest.fixture(scope="module")
@@ -50,30 +81,7 @@ def generated(base_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     work = tmp_path_factory.mktemp("client")
     spec = work / "openapi.json"
     spec.write_bytes(httpx.get(f"{base_url}/openapi.json").raise_for_status().content)
-    bin_dir = Path(sys.executable).parent
-    result = subprocess.run(
-        [
-            bin_dir / "openapi-python-client",
-            "generate",
-            "--path",
-            spec,
-            "--config",
-            CONFIG,
-            "--meta",
-            "none",
-            "--output-path",
-            work / PACKAGE,
-        ],
-        capture_output=True,
-        text=True,
-        # The generator formats its output with ruff, which this environment provides.
-        env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"},
-        check=False,
-        timeout=300,
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    assert "Warning" not in output and "WARNING" not in output, output
+    _generate(spec, work / PACKAGE)
     sys.path.insert(0, str(work))
     try:
         yield work / PACKAGE
@@ -199,3 +207,68 @@ def test_create_an_asset_and_import_a_csv_with_a_key(base_url: str, generated: P
             ),
         )
         assert refused.status_code == 401
+
+
+def _two_operations() -> dict[str, Any]:
+    """A read and a write that needs a key, with the service's two schemes."""
+    answer = {
+        "200": {
+            "description": "ok",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "probe", "version": "1"},
+        "components": {"securitySchemes": create_app().openapi()["components"]["securitySchemes"]},
+        "paths": {
+            "/quote": {"get": {"operationId": "get_quote", "responses": answer}},
+            "/assets": {
+                "post": {
+                    "operationId": "create_asset",
+                    "security": [{"bearer": []}, {"apiKey": []}],
+                    "responses": answer,
+                }
+            },
+        },
+    }
+
+
+def test_an_optional_key_is_declared_where_the_generator_keeps_reads_open(
+    tmp_path: Path,
+) -> None:
+    """Why open reads declare no ``security`` of their own: the generator types an operation
+    whose own ``security`` is the optional ``[{}, {bearer: []}, …]`` as taking only an
+    ``AuthenticatedClient``, and it reads no top-level ``security``, where
+    ``declare_optional_security`` puts the optional key for the operations to inherit."""
+    on_operation = _two_operations()
+    on_operation["paths"]["/quote"]["get"]["security"] = [{}, {"bearer": []}, {"apiKey": []}]
+    top_level = _two_operations()
+    declare_optional_security(top_level)
+    assert top_level["security"][0] == {}
+
+    clients: dict[str, tuple[Any, Any, ModuleType]] = {}
+    sys.path.insert(0, str(tmp_path))
+    try:
+        for package, spec in (("probe_on_operation", on_operation), ("probe_top", top_level)):
+            path = tmp_path / f"{package}.json"
+            path.write_text(json.dumps(spec))
+            _generate(path, tmp_path / package)
+            client_module = importlib.import_module(f"{package}.client")
+            read, write = (
+                inspect.signature(importlib.import_module(f"{package}.api.default.{name}").sync)
+                .parameters["client"]
+                .annotation
+                for name in ("get_quote", "create_asset")
+            )
+            clients[package] = (read, write, client_module)
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m.split(".")[0].startswith("probe_")]:
+            del sys.modules[name]
+
+    read, write, module = clients["probe_on_operation"]
+    assert read is module.AuthenticatedClient and write is module.AuthenticatedClient
+    read, write, module = clients["probe_top"]
+    assert set(get_args(read)) == {module.AuthenticatedClient, module.Client}
+    assert write is module.AuthenticatedClient

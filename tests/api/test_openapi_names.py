@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, get_args
 
 import pytest
 
 from service.app import create_app
-from service.openapi_names import VOCABULARIES, member_name
+from service.config import Settings
+from service.openapi_names import VOCABULARIES, declare_optional_security, member_name
 
 SPEC: dict[str, Any] = create_app().openapi()
 SCHEMAS: dict[str, Any] = SPEC["components"]["schemas"]
@@ -60,3 +62,31 @@ def test_each_vocabulary_is_one_component_referenced_where_used() -> None:
     assert term["schema"] == {**term["schema"], "$ref": "#/components/schemas/QuoteTerm"}
     quote_request_term = SCHEMAS["QuoteRequest"]["properties"]["term"]
     assert quote_request_term["$ref"] == "#/components/schemas/QuoteTerm"
+
+
+def _without_top_level_security(spec: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in spec.items() if key != "security"}
+
+
+def test_optional_security_is_declared_once_at_the_top_level() -> None:
+    spec = copy.deepcopy(SPEC)
+    declare_optional_security(spec)
+    assert spec["security"] == [{}, {"bearer": []}, {"apiKey": []}]
+    # Nothing else changes: open reads declare nothing (they inherit the optional key) and
+    # writes keep their own requirement.
+    assert _without_top_level_security(spec) == _without_top_level_security(SPEC)
+    assert "security" not in SPEC["paths"]["/quote"]["get"]
+    assert SPEC["paths"]["/assets"]["post"]["security"] == [{"bearer": []}, {"apiKey": []}]
+
+
+def test_reads_keep_their_own_requirement_when_reads_need_a_key() -> None:
+    spec = create_app(Settings(require_read_key=True)).openapi()
+    declare_optional_security(spec)
+    for path in ("/quote", "/residual", "/models"):
+        assert spec["paths"][path]["get"]["security"] == [{"bearer": []}, {"apiKey": []}], path
+
+
+def test_no_scheme_no_declaration() -> None:
+    spec: dict[str, Any] = {"paths": {}, "components": {"schemas": {}}}
+    declare_optional_security(spec)
+    assert "security" not in spec
