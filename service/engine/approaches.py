@@ -10,10 +10,11 @@ from datetime import date
 from service.engine.answers import CurvePoint, PathPoint
 from service.engine.assumptions import Assumptions
 from service.engine.calibration import Calibration, sale_features
+from service.engine.errors import EngineInputError
 from service.engine.path import RentPath, cumulative_hazard, end_of_life, value_at
 from service.engine.state import State, state_of
 from service.engine.terms import contract_path
-from service.engine.types import ModelSpec
+from service.engine.types import PREMISES, ModelSpec, Premise
 from service.engine.unit import unit_of
 
 __all__ = [
@@ -23,9 +24,25 @@ __all__ = [
     "income_reliable",
     "income_value",
     "market_prices",
+    "premise_factor",
     "value_curve",
     "value_path",
 ]
+
+
+def premise_factor(premise: Premise, a: Assumptions) -> float:
+    """The share of fair value a premise of value realises: 1 in the market (an orderly sale
+    between willing parties, given time), the orderly- or forced-liquidation factor otherwise
+    (the premises of value of IVS 104, International Valuation Standards Council)."""
+    if premise not in PREMISES:
+        raise EngineInputError(
+            "premise", f"premise must be one of {', '.join(PREMISES)}, got {premise!r}"
+        )
+    return {
+        "market": 1.0,
+        "orderly": a.orderly_liquidation_factor,
+        "forced": a.forced_liquidation_factor,
+    }[premise]
 
 
 def income_value(

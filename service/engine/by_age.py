@@ -20,13 +20,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from service.engine.approaches import Valuer, approach_weights, income_reliable, market_prices
+from service.engine.approaches import (
+    Valuer,
+    approach_weights,
+    income_reliable,
+    market_prices,
+    premise_factor,
+)
 from service.engine.assumptions import Assumptions
 from service.engine.calibration import Calibration
 from service.engine.errors import EngineInputError
 from service.engine.state import cal_reference, state_of
 from service.engine.terms import contract_path
-from service.engine.types import DAYS_PER_MONTH, PREMISES, ModelSpec, Premise
+from service.engine.types import DAYS_PER_MONTH, ModelSpec, Premise
 
 __all__ = ["AgeValues", "ModelValues", "residuals_by_age"]
 
@@ -57,19 +63,11 @@ class ModelValues:
         premise: Premise = "market",
         assumptions: Assumptions | None = None,
     ) -> None:
-        if premise not in PREMISES:
-            raise EngineInputError(
-                "premise", f"premise must be one of {', '.join(PREMISES)}, got {premise!r}"
-            )
         a = assumptions or _DEFAULTS
+        self.factor = premise_factor(premise, a)
         # Only the state's unit (opex, life left) depends on the age, and the reconciliation
         # rebuilds the unit at each age, as residual() does: any age will do here.
         st = state_of(cal, spec, as_of=as_of, age_months=0.0, a=a, fp8=None, fp4=None)
-        self.factor = {
-            "market": 1.0,
-            "orderly": a.orderly_liquidation_factor,
-            "forced": a.forced_liquidation_factor,
-        }[premise]
         reference = cal_reference(cal, spec)
         new_price = st.new_price * math.exp(st.what_if) * st.projection_factor
         prices = market_prices(cal, st, reference)

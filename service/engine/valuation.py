@@ -26,6 +26,7 @@ from service.engine.approaches import (
     approach_weights,
     income_reliable,
     market_prices,
+    premise_factor,
     value_curve,
     value_path,
 )
@@ -37,7 +38,7 @@ from service.engine.errors import EngineInputError
 from service.engine.income import HOURS_PER_YEAR
 from service.engine.state import State, cal_reference, state_of
 from service.engine.terms import PRIOR_LOG_SPOT, contract_path, term_rate
-from service.engine.types import DAYS_PER_MONTH, PREMISES, QUOTE_TERMS, ModelSpec, Premise, Term
+from service.engine.types import DAYS_PER_MONTH, QUOTE_TERMS, ModelSpec, Premise, Term
 from service.engine.version import ENGINE_VERSION
 
 __all__ = [
@@ -219,17 +220,9 @@ def residual(
 ) -> Residual:
     """Residual value per GPU: income, market and cost approaches reconciled by shown weights,
     on a premise (1, the orderly or the forced liquidation factor)."""
-    if premise not in PREMISES:
-        raise EngineInputError(
-            "premise", f"premise must be one of {', '.join(PREMISES)}, got {premise!r}"
-        )
     a = assumptions or _DEFAULTS
+    factor = premise_factor(premise, a)
     st = state_of(cal, spec, as_of=as_of, age_months=age_months, a=a, fp8=fp8, fp4=fp4)
-    factor = {
-        "market": 1.0,
-        "orderly": a.orderly_liquidation_factor,
-        "forced": a.forced_liquidation_factor,
-    }[premise]
     reference = cal_reference(cal, spec)
     new_price = st.new_price * math.exp(st.what_if) * st.projection_factor
     prices = market_prices(cal, st, reference)
