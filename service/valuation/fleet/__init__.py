@@ -51,11 +51,19 @@ from service.valuation.fleet.repository import (
     AssetBatch,
     asset_batches,
     count_assets,
+    fleet_census,
     fleet_currencies,
     fleet_models,
 )
 from service.valuation.fleet.totals import CurrencyTotals, Totals
-from service.valuation.fleet.valuation import AssetLine, FleetValuation, Lines, closed_month
+from service.valuation.fleet.valuation import (
+    AssetLine,
+    FairTable,
+    FairTables,
+    FleetValuation,
+    Lines,
+    closed_month,
+)
 
 __all__ = [
     "CSV_CHUNK_ROWS",
@@ -63,6 +71,8 @@ __all__ = [
     "AssetBatch",
     "AssetLine",
     "CurrencyTotals",
+    "FairTable",
+    "FairTables",
     "FleetValuation",
     "Lines",
     "Rate",
@@ -71,6 +81,7 @@ __all__ = [
     "closed_month",
     "count_assets",
     "csv_chunks",
+    "fleet_census",
     "fleet_currencies",
     "fleet_models",
     "rates_for",

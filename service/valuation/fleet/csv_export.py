@@ -62,15 +62,16 @@ def csv_chunks(
     batches: Iterable[AssetBatch],
     *,
     chunk_rows: int | None = None,
+    totals: Totals | None = None,
 ) -> Iterator[str]:
     """The header, one row per asset and one totals row per currency, ``chunk_rows`` rows
     (default :data:`CSV_CHUNK_ROWS`) at a time. A totals row has ``record=total``, the number of
     assets in ``count`` and the number of impaired ones in ``impaired``; an empty fleet still
-    ends with a (zero) totals row."""
+    ends with a (zero) totals row. The sums are made in ``totals`` when given."""
     chunk_rows = chunk_rows or CSV_CHUNK_ROWS
     yield ",".join(CSV_HEADER) + _EOL
     formatter = _Formatter(valuation)
-    totals = Totals()
+    totals = Totals() if totals is None else totals
     written = 0
     parts: list[str] = []
     for batch in batches:

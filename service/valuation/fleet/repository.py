@@ -31,6 +31,7 @@ __all__ = [
     "ChangeRow",
     "asset_batches",
     "count_assets",
+    "fleet_census",
     "fleet_currencies",
     "fleet_models",
 ]
@@ -194,6 +195,12 @@ def _batch(rows: Sequence[tuple[Any, ...]]) -> AssetBatch:
 
 def count_assets(session: Session, flt: AssetFilter) -> int:
     return session.scalar(select(func.count()).select_from(Asset).where(*flt.clauses())) or 0
+
+
+def fleet_census(session: Session, flt: AssetFilter) -> dict[str, int]:
+    """The number of assets matching ``flt`` per currency (one scan)."""
+    stmt = select(Asset.currency, func.count()).where(*flt.clauses()).group_by(Asset.currency)
+    return {currency: count for currency, count in session.execute(stmt)}
 
 
 def fleet_currencies(session: Session, flt: AssetFilter) -> set[str]:

@@ -14,7 +14,9 @@ amount is rounded once, half up on its shortest decimal, and sums of cents are e
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -34,7 +36,15 @@ from service.valuation.fleet.fx import Rate
 from service.valuation.fleet.repository import AssetBatch
 from service.valuation.service import Context, months_in_service
 
-__all__ = ["AssetLine", "Fair", "FleetValuation", "Lines", "closed_month"]
+__all__ = [
+    "AssetLine",
+    "Fair",
+    "FairTable",
+    "FairTables",
+    "FleetValuation",
+    "Lines",
+    "closed_month",
+]
 
 Regime = Literal["frontier", "behind"]
 Ints = npt.NDArray[np.int64]
@@ -184,13 +194,51 @@ class Lines:
         )
 
 
+class FairTable:
+    """What the engine says on one question (calibration, ``as_of``, premise, assumptions) per
+    key (model, days in service): each model's engine state, the facts of each key in the
+    order the keys were first met, and each key's per-GPU value in cents per currency.
+
+    It only grows, under its lock, so valuations of the same question may share it, one
+    after the other or at once: a key valued for one request is not valued again for the next.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.models: dict[str, ModelValues] = {}
+        self.keys: dict[tuple[str, int], int] = {}
+        self.facts: list[Fair] = []
+        self.per_gpu: dict[str, Ints] = {}
+
+
+class FairTables:
+    """The :class:`FairTable` of the last ``capacity`` questions asked (a bounded LRU): a
+    table holds one entry per distinct (model, age in days) of a fleet, a few MB for 100,000
+    assets, so only a few are kept."""
+
+    def __init__(self, capacity: int = 4) -> None:
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._tables: OrderedDict[Hashable, FairTable] = OrderedDict()
+
+    def get(self, key: Hashable) -> FairTable:
+        with self._lock:
+            table = self._tables.get(key)
+            if table is None:
+                table = self._tables[key] = FairTable()
+                while len(self._tables) > self.capacity:
+                    self._tables.popitem(last=False)
+            self._tables.move_to_end(key)
+            return table
+
+
 class FleetValuation:
     """One request's valuation of a fleet: the calibration, the rates and the memos.
 
     ``engine_calls`` counts model states built (one per model) and ``ages`` the ages valued
-    from them; ``schedules`` the book schedules the vectorised path left to the exact one.
-    ``facts`` lists what the engine said per key (model, days in service), in the order the
-    keys were first met.
+    from them, by this valuation (a shared ``table`` may know some already); ``schedules`` the
+    book schedules the vectorised path left to the exact one. ``facts`` lists what the engine
+    said per key (model, days in service), in the order the keys were first met.
     """
 
     def __init__(
@@ -202,6 +250,7 @@ class FleetValuation:
         currency: str | None,
         assumptions: engine.Assumptions,
         rates: Mapping[str, Rate],
+        table: FairTable | None = None,
     ) -> None:
         self.ctx = ctx
         self.as_of = as_of
@@ -213,16 +262,15 @@ class FleetValuation:
         self.engine_calls = 0
         self.ages = 0
         self.schedules = 0
-        self.facts: list[Fair] = []
-        self._models: dict[str, ModelValues] = {}
-        self._keys: dict[tuple[str, int], int] = {}
-        self._per_gpu: dict[str, Ints] = {}
+        self.table = table or FairTable()
+        self.facts = self.table.facts
 
     def prepare(self, models: Iterable[str]) -> None:
         """Build each model's engine state now, so that a model the engine cannot value on
         ``as_of`` is refused before an answer starts (a 422, not a broken stream)."""
-        for model in models:
-            self._model(model)
+        with self.table.lock:
+            for model in models:
+                self._model(model)
 
     def value(self, batch: AssetBatch) -> Lines:
         n = len(batch)
@@ -256,7 +304,8 @@ class FleetValuation:
     # --- fair value ---------------------------------------------------------------------------
 
     def _model(self, model: str) -> ModelValues:
-        hit = self._models.get(model)
+        """The model's engine state (the table's lock held)."""
+        hit = self.table.models.get(model)
         if hit is None:
             try:
                 hit = ModelValues(
@@ -271,15 +320,23 @@ class FleetValuation:
                     f"Cannot value assets of {model} on {self.as_of.isoformat()}: {exc.reason}",
                     errors=[FieldError(field=exc.field, reason=exc.reason)],
                 ) from exc
-            self._models[model] = hit
+            self.table.models[model] = hit
             self.engine_calls += 1
         return hit
 
     def _key_of(self, models: list[str], days: list[int]) -> Ints:
         """Each asset's key; one engine evaluation per new (model, days), all the new ages of
         a model in one call."""
-        keys = self._keys
+        keys = self.table.keys
         pairs = list(zip(models, days, strict=True))
+        if not keys.keys() >= set(pairs):
+            with self.table.lock:
+                self._add_keys(pairs)
+        return np.array([keys[pair] for pair in pairs], dtype=np.int64)
+
+    def _add_keys(self, pairs: list[tuple[str, int]]) -> None:
+        """Value the keys not in the table yet (the table's lock held)."""
+        keys = self.table.keys
         missing: dict[str, set[int]] = {}
         for pair in set(pairs).difference(keys):
             missing.setdefault(pair[0], set()).add(pair[1])
@@ -291,32 +348,43 @@ class FleetValuation:
             for d, age, value, life in zip(
                 ordered, ages, values.value_per_gpu, values.remaining_life_months, strict=True
             ):
-                keys[model, d] = len(self.facts)
                 self.facts.append(
                     Fair(value, regime, values.frontier_precision, life, round(age, 2))
                 )
+                keys[model, d] = len(self.facts) - 1  # published once its fact is there
             self.ages += len(ordered)
-        return np.array([keys[pair] for pair in pairs], dtype=np.int64)
 
     def _per_gpu_cents(self, key: Ints, out: list[str]) -> Ints:
         """Per asset, the per-GPU value of its key in its currency, in cents."""
+        if not len(out):
+            return np.zeros(0, dtype=np.int64)
         currencies = set(out)
+        tables: dict[str, Ints] = {}
         for currency in currencies:
-            table = self._per_gpu.get(currency, np.zeros(0, dtype=np.int64))
-            if len(table) < len(self.facts):
-                usd = np.array(
-                    [f.value_per_gpu_usd for f in self.facts[len(table) :]], dtype=np.float64
-                )
-                fresh = _round_cents(usd / self.rates[currency].usd_per_unit)
-                self._per_gpu[currency] = table = np.concatenate([table, fresh])
+            table = self.table.per_gpu.get(currency)
+            if table is None or len(table) <= int(key.max()):
+                with self.table.lock:
+                    table = self._per_gpu_table(currency)
+            tables[currency] = table
         if len(currencies) == 1:
-            return self._per_gpu[out[0]][key] if len(out) else np.zeros(0, dtype=np.int64)
+            return tables[out[0]][key]
         per_gpu = np.empty(len(out), dtype=np.int64)
         codes = np.array(out)
         for currency in currencies:
             mask = codes == currency
-            per_gpu[mask] = self._per_gpu[currency][key[mask]]
+            per_gpu[mask] = tables[currency][key[mask]]
         return per_gpu
+
+    def _per_gpu_table(self, currency: str) -> Ints:
+        """Every key's per-GPU value in ``currency``, in cents (the table's lock held)."""
+        table = self.table.per_gpu.get(currency, np.zeros(0, dtype=np.int64))
+        if len(table) < len(self.facts):
+            usd = np.array(
+                [f.value_per_gpu_usd for f in self.facts[len(table) :]], dtype=np.float64
+            )
+            fresh = _round_cents(usd / self.rates[currency].usd_per_unit)
+            self.table.per_gpu[currency] = table = np.concatenate([table, fresh])
+        return table
 
     # --- book value ---------------------------------------------------------------------------
 
