@@ -144,8 +144,15 @@ def closing_book_values(
     refused = changes.pop(-1, None)
     if refused is not None:
         exact[refused[0]] = False
+    # A life over by the month asked for, with no change of estimate, closes at its salvage
+    # (the last month of every method but MACRS takes what is left above it): its last row is
+    # the life's last month, one later when the first month was partial.
+    last_row = np.where(n1 == dim, life - 1, life)
+    settled = exact & ~macrs & ~has_change & (target >= last_row)
+    row[settled] = last_row[settled]
+    book[settled] = salvage_c[settled]
     _depreciate(
-        exact & ~macrs & ((target >= 0) | has_change),
+        exact & ~macrs & ~settled & ((target >= 0) | has_change),
         target,
         cost_c,
         salvage_c,
