@@ -124,6 +124,7 @@ class _Formatter:
         self.tail: list[tuple[str, str]] = []  # (not impaired, impaired) + regime, ...
         self.text: dict[str, str] = {}
         self.months: dict[int, str] = {}
+        self.days: dict[int, str] = {}
 
     def rows(self, lines: Lines) -> list[str]:
         """One string per asset (without its line end)."""
@@ -152,7 +153,7 @@ class _Formatter:
             self._memo(a.model, field),
             self._memo(a.status, field),
             a.gpu_count,
-            np.datetime_as_string(lines.start.astype("datetime64[D]")).tolist(),
+            self._dates(lines.start.tolist()),
             [age[k] for k in key],
             self._memo(lines.currency, field),
             cost,
@@ -175,6 +176,15 @@ class _Formatter:
         for value in set(values).difference(text):
             text[value] = make(value)
         return [text[v] for v in values]
+
+    def _dates(self, days: list[int]) -> list[str]:
+        """ISO dates of days since 1970-01-01 (a fleet has a few thousand distinct ones)."""
+        text = self.days
+        new = sorted(set(days).difference(text))
+        if new:
+            iso = np.datetime_as_string(np.array(new, dtype="datetime64[D]")).tolist()
+            text.update(zip(new, iso, strict=True))
+        return [text[d] for d in days]
 
     def month(self, index: int) -> str:
         hit = self.months.get(index)
