@@ -21,6 +21,7 @@ from service.engine.types import Premise
 from service.reference import calibration
 from service.valuation import fleet
 from service.valuation.fleet import csv_export
+from service.valuation.fleet import valuation as valuation_module
 from service.valuation.fleet.repository import AssetBatch, ChangeRow
 from service.valuation.service import Context, months_in_service
 
@@ -323,3 +324,17 @@ def test_requests_asking_the_same_question_share_the_engines_answers() -> None:
     assert tables.get("a") is tables.get("a") is not tables.get("b")
     tables.get("c")  # "a" was used last before "b": "a" goes
     assert tables.get("b") is not None and len(tables._tables) == 2 and "a" not in tables._tables
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    [date(2026, 6, 30), date(2026, 2, 28), date(2024, 2, 29), date(2025, 3, 31), date(2026, 7, 17)],
+)
+def test_ages_at_once_are_the_ages_one_by_one(as_of: date) -> None:
+    """Every in-service date of ten years before ``as_of`` (and some after it), month ends and
+    leap days included: the vectorised age is ``months_in_service``, float for float."""
+    days = [*range(-40, 3700), 18_300, 18_263, 25_000]
+    got = valuation_module.ages_in_months(as_of, np.array(days, dtype=np.int64)).tolist()
+    for d, age in zip(days, got, strict=True):
+        start = date.fromordinal(as_of.toordinal() - d)
+        assert age == min(months_in_service(start, as_of), 600.0), start

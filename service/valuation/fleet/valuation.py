@@ -74,6 +74,31 @@ def _age_months(as_of: date, days: int) -> float:
     return min(months_in_service(start, as_of), MAX_AGE_MONTHS)
 
 
+def ages_in_months(as_of: date, days: Ints) -> npt.NDArray[np.float64]:
+    """:func:`_age_months` of each of ``days`` at once, float for float: the same whole months
+    (calendar months with the day clamped to the month's end, each counted from the in-service
+    date) plus the same fraction, ``elapsed days / days between anniversaries``, in the same
+    IEEE operations."""
+    end = as_of.toordinal() - _EPOCH
+    start = end - np.asarray(days, dtype=np.int64)
+    first = _months(start)  # year × 12 + month − 1 of the in-service date
+    day = start - _first_days(first) + 1
+    whole = (as_of.year * 12 + as_of.month - 1) - first
+
+    def later(months: Ints) -> Ints:  # the in-service date ``months`` calendar months on
+        target = first + months
+        begin = _first_days(target)
+        date_: Ints = begin + np.minimum(day, _first_days(target + 1) - begin) - 1
+        return date_
+
+    whole = np.where(later(whole) > end, whole - 1, whole)
+    anniversary, following = later(whole), later(whole + 1)
+    with np.errstate(all="ignore"):  # units not in service yet: 0 below
+        age = whole + (end - anniversary) / (following - anniversary)
+    out: npt.NDArray[np.float64] = np.where(start >= end, 0.0, np.minimum(age, MAX_AGE_MONTHS))
+    return out
+
+
 def _decimal(cents_: int) -> Decimal:
     return Decimal(cents_).scaleb(-2)
 
@@ -342,7 +367,7 @@ class FleetValuation:
             missing.setdefault(pair[0], set()).add(pair[1])
         for model, wanted in sorted(missing.items()):
             ordered = sorted(wanted)
-            ages = [_age_months(self.as_of, d) for d in ordered]
+            ages = ages_in_months(self.as_of, np.array(ordered, dtype=np.int64)).tolist()
             values = self._model(model).at(ages)
             regime = cast(Regime, values.regime)
             for d, age, value, life in zip(
