@@ -149,7 +149,7 @@ class _Formatter:
         row = "asset,1,%d,%s,%s,%s,%d,%s,%s,%s,{},%s,{},{},{},{},%s".format(*money_formats)
         columns = (
             a.id,
-            list(map(field, a.tag)),
+            a.tag if _SPECIAL.isdisjoint("".join(a.tag)) else list(map(field, a.tag)),
             self._memo(a.model, field),
             self._memo(a.status, field),
             a.gpu_count,
