@@ -516,4 +516,9 @@ async def test_assets_come_once_with_all_their_changes_whatever_the_batch_size(
         i["tag"] for i in FLEET if date.fromisoformat(i["in_service_on"]) >= since
     }
     assert all(r[2] >= since for r in recent)
+    tagged = read(AssetFilter(tag="100-20"), size=2)  # LIKE, its wildcards escaped
+    assert {r[1] for r in tagged if len(r) == 3} == {
+        i["tag"] for i in FLEET if "100-20" in i["tag"]
+    }
+    assert read(AssetFilter(tag="%")) == read(AssetFilter(tag="_")) == []
     assert fleet.fleet_census(session, AssetFilter()) == {"EUR": 2, "USD": 6}

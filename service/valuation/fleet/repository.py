@@ -147,7 +147,7 @@ def _driver_sql(connection: Connection, stmt: ClauseElement) -> tuple[str, Any]:
     """The statement as the driver takes it: SQL text and parameters, each parameter through
     its type's bind processor (a date becomes the text SQLite stores, for instance)."""
     dialect = connection.dialect
-    compiled = stmt.compile(dialect=dialect)
+    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
     assert isinstance(compiled, SQLCompiler)
     values = dict(compiled.construct_params() or {})
     for name, bind in compiled.binds.items():
