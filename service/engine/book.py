@@ -144,8 +144,15 @@ def closing_book_values(
     refused = changes.pop(-1, None)
     if refused is not None:
         exact[refused[0]] = False
+    # A life over by the month asked for, with no change of estimate, closes at its salvage
+    # (the last month of every method but MACRS takes what is left above it): its last row is
+    # the life's last month, one later when the first month was partial.
+    last_row = np.where(n1 == dim, life - 1, life)
+    settled = exact & ~macrs & ~has_change & (target >= last_row)
+    row[settled] = last_row[settled]
+    book[settled] = salvage_c[settled]
     _depreciate(
-        exact & ~macrs & ((target >= 0) | has_change),
+        exact & ~macrs & ~settled & ((target >= 0) | has_change),
         target,
         cost_c,
         salvage_c,
@@ -183,38 +190,63 @@ def _depreciate(
     book: Ints,
     exact: Bools,
 ) -> None:
-    """Step every live asset month by month up to its target row (in place)."""
+    """Step every live asset month by month up to its target row (in place).
+
+    An asset that stops (its target row passed and no change left to apply, or its life over)
+    never steps again, so the working arrays are cut down to the assets still stepping whenever
+    a quarter of them have stopped: a fleet of mixed ages costs its assets' months, not the
+    oldest asset's months times the fleet.
+    """
     idx = np.flatnonzero(live)
     if idx.size == 0:
         return
+    m = idx.size
+    where = np.full(len(cost_c), -1, dtype=np.int64)  # asset → its working position, or -1
+    where[idx] = np.arange(m)
+    # Past the month asked for, an asset steps on only to apply (and so check) its changes.
+    stop = target[idx].copy()
+    for k, (assets, _, _) in changes.items():
+        at = where[assets]
+        at = at[at >= 0]
+        np.maximum.at(stop, at, k)
+    # Per asset (positions 0..m-1): the row reported, its closing book value, the life's last
+    # row, and whether the schedule would refuse the terms.
+    last = np.full(m, -1, dtype=np.int64)
+    value = cost_c[idx].copy()
+    ended = np.full(m, np.iinfo(np.int64).max, dtype=np.int64)
+    failed = np.zeros(m, dtype=np.bool_)
+    # The working state of the assets still stepping; ``sel`` maps them to their positions.
+    sel = np.arange(m)
     salv = salvage_c[idx].copy()
     lf = life[idx].copy()
     bk = cost_c[idx].copy()
     meth = method[idx]
     rate_factor = np.where(meth == _DDB, 2.0, factor)
-    d, w1n = dim[idx], n1[idx]
-    tgt = target[idx]
-    position = np.full(len(cost_c), -1, dtype=np.int64)
-    position[idx] = np.arange(idx.size)
-    # Past the month asked for, an asset steps on only to apply (and so check) its changes.
-    stop = tgt.copy()
-    for k, (assets, _, _) in changes.items():
-        at = position[assets]
-        at = at[at >= 0]
-        np.maximum.at(stop, at, k)
-    last = np.full(idx.size, -1, dtype=np.int64)  # the row reported
-    value = bk.copy()  # its closing book value
-    done = np.zeros(idx.size, dtype=np.bool_)
-    ended = np.full(idx.size, np.iinfo(np.int64).max, dtype=np.int64)  # the life's last row
-    failed = np.zeros(idx.size, dtype=np.bool_)
+    d, w1n, tgt = dim[idx], n1[idx], target[idx]
+    done = np.zeros(m, dtype=np.bool_)
     running = bk / 100.0  # the unrounded balance, float(cost) as the schedule starts it
     for k in range(int(stop.max()) + 1):
         on = ~done & (stop >= k)
-        if not on.any():
+        count = int(np.count_nonzero(on))
+        if count == 0:
             break
+        if count < 0.75 * on.size:  # an asset off now stays off: drop them
+            sel, salv, lf, bk, meth, rate_factor = (
+                sel[on],
+                salv[on],
+                lf[on],
+                bk[on],
+                meth[on],
+                rate_factor[on],
+            )
+            d, w1n, tgt, stop, running = d[on], w1n[on], tgt[on], stop[on], running[on]
+            done = np.zeros(count, dtype=np.bool_)
+            on = np.ones(count, dtype=np.bool_)
+            where[idx] = -1
+            where[idx[sel]] = np.arange(count)
         hit = changes.get(k)
         if hit is not None:
-            _apply(hit, position, k, on, done, lf, salv, bk, w1n, d, running, failed)
+            _apply(hit, where, k, on, done, lf, salv, bk, w1n, d, running, sel, failed)
         if k == 0:
             rem = lf * d
             weight = w1n / d
@@ -231,11 +263,13 @@ def _depreciate(
         amount = np.where(final, bk - salv, np.minimum(round_cents(amount_x), bk - salv))
         bk -= np.where(on, amount, 0)
         reported = on & (tgt >= k)
-        last[reported] = k
-        value[reported] = bk[reported]
-        ended[on & final] = k
-        done |= on & final
-    _unapplied(changes, position, ended, failed)
+        last[sel[reported]] = k
+        value[sel[reported]] = bk[reported]
+        ending = on & final
+        ended[sel[ending]] = k
+        done |= ending
+    where[idx] = np.arange(m)
+    _unapplied(changes, where, ended, failed)
     ok = ~failed
     exact[idx[failed]] = False
     row[idx[ok]] = last[ok]
@@ -256,7 +290,7 @@ def _amount(
 
 def _apply(
     hit: tuple[Ints, Ints, Ints],
-    position: Ints,
+    where: Ints,
     k: int,
     on: Bools,
     done: Bools,
@@ -266,16 +300,19 @@ def _apply(
     w1n: Ints,
     d: Ints,
     running: Floats,
+    sel: Ints,
     failed: Bools,
 ) -> None:
     """Changes effective in row ``k``: a new life (counted from the in-service date, so it must
     exceed the months elapsed) and/or salvage (at most the book value); the unrounded balance
-    restarts from the book value posted (IAS 8 / ASC 250, prospective)."""
+    restarts from the book value posted (IAS 8 / ASC 250, prospective). ``where`` maps an asset
+    to its working position (-1 once it stopped stepping), ``sel`` a working position to the
+    asset's position in ``failed``."""
     assets, lives, salvages = hit
-    at = position[assets]
+    at = where[assets]
     known = at >= 0
     at, lives, salvages = at[known], lives[known], salvages[known]
-    failed[at[done[at]]] = True  # a change after the last month: the schedule refuses it
+    failed[sel[at[done[at]]]] = True  # a change after the last month: the schedule refuses it
     live = on[at]
     at, lives, salvages = at[live], lives[live], salvages[live]
     new_life = lives >= 0
@@ -285,7 +322,7 @@ def _apply(
     new_salv = salvages >= 0
     bad_salvage = new_salv & (salvages > bk[at])
     salv[at] = np.where(new_salv, salvages, salv[at])
-    failed[at[bad_life | bad_salvage]] = True
+    failed[sel[at[bad_life | bad_salvage]]] = True
     running[at] = bk[at] / 100.0
 
 

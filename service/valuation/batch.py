@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from service import engine
-from service.engine.batch import Quoter, with_gpus
+from service.engine.batch import Quoter
 from service.errors import FieldError, InvalidInput, NotFound
 from service.valuation import service
 from service.valuation.schemas import QuoteRead, QuoteRequest
@@ -38,6 +38,7 @@ def quote_items(
     # items differing only in their GPU count: the first one's answers, engine and web
     siblings: dict[str, tuple[QuoteRead, engine.Quote, service.Context]] = {}
     kept: list[engine.Quote] = []
+    fx_memo: dict[tuple[int, str, date], engine.Converted | None] = {}
 
     def keep(*args: Any, **kwargs: Any) -> engine.Quote:
         kept.append(quoter.quote(*args, **kwargs))
@@ -51,7 +52,7 @@ def quote_items(
         family = item.model_dump_json(exclude={"gpus"})
         try:
             if family in siblings:
-                same[asked] = _regpu(*siblings[family], item)
+                same[asked] = _regpu(quoter, fx_memo, *siblings[family], item)
                 answers.append(same[asked])
                 continue
             as_of = item.as_of or today
@@ -105,16 +106,25 @@ def quote_items(
 
 
 def _regpu(
-    read: QuoteRead, base: engine.Quote, ctx: service.Context, item: QuoteRequest
+    quoter: Quoter,
+    fx_memo: dict[tuple[int, str, date], engine.Converted | None],
+    read: QuoteRead,
+    base: engine.Quote,
+    ctx: service.Context,
+    item: QuoteRequest,
 ) -> QuoteRead:
     """A sibling's answer for this item's GPU count: the count, the total rate and the digests
-    are all that change (:func:`service.engine.batch.with_gpus`)."""
+    are all that change (:meth:`service.engine.batch.Quoter.sibling`)."""
     spec = ctx.calibration.models.get(base.model) if item.spec is None else None
     spec = spec or service.spec_for(ctx, item.model, item.spec)
-    q = with_gpus(
+    q = quoter.sibling(
         ctx.calibration, base, spec, item.gpus, item.fp8, item.fp4, item.segment, item.provider
     )
-    fx = service.fx_for(ctx, item.currency, base.as_of)
+    key = (id(ctx), item.currency, base.as_of)
+    if key in fx_memo:
+        fx = fx_memo[key]
+    else:
+        fx = fx_memo[key] = service.fx_for(ctx, item.currency, base.as_of)
     k = 1.0 / fx.usd_per_unit if fx else 1.0
     return read.model_copy(
         update={

@@ -192,35 +192,59 @@ def list_valuations(
     after = _after(params.cursor)
     ctx = valuer.context(session, as_of=as_of, known_at=params.known_at)
     flt = AssetFilter(model=params.model, status=params.status)
-    rates = fleet.rates_for(
-        ctx, fleet.fleet_currencies(session, flt), as_of=as_of, requested=params.currency
-    )
+    census = _census(session, valuer, ctx, flt)
+    rates = fleet.rates_for(ctx, census, as_of=as_of, requested=params.currency)
+    assumptions = service.assumptions_for(ctx, {})
     valuation = fleet.FleetValuation(
         ctx,
         as_of=as_of,
         premise=params.premise,
         currency=params.currency,
-        assumptions=service.assumptions_for(ctx, {}),
+        assumptions=assumptions,
         rates=rates,
+        table=_fair_table(valuer, ctx, as_of, params.premise, assumptions),
     )
     if params.format == "csv":
         valuation.prepare(fleet.fleet_models(session, flt))  # refuse before streaming
-        return _csv(request, valuation, flt)
+        return _csv(request, valuer, valuation, flt)
     limit = params.limit or DEFAULT_LIMIT
     if after is None:
         totals = _fleet_totals(session, valuer, valuation, flt)
-        return _page(session, valuation, flt, limit=limit, after=None, totals=totals)
-    return _page(session, valuation, flt, limit=limit, after=after, totals=None)
+        return _page(session, valuation, flt, limit=limit, after=None, totals=totals, census=census)
+    return _page(session, valuation, flt, limit=limit, after=after, totals=None, census=census)
 
 
-def _fleet_totals(
-    session: SessionDep,
+def _census(
+    session: SessionDep, valuer: service.Valuer, ctx: service.Context, flt: AssetFilter
+) -> dict[str, int]:
+    """Assets per currency, counted once per data version and filter."""
+    key = ("fleet-census", ctx.data_version, flt.model, flt.status)
+    return valuer.cache.memo(key, lambda: fleet.fleet_census(session, flt))
+
+
+def _fair_table(
     valuer: service.Valuer,
-    valuation: fleet.FleetValuation,
-    flt: AssetFilter,
-) -> fleet.Totals:
-    """The whole fleet's totals, valued once per question and data version (bounded memo)."""
-    key = (
+    ctx: service.Context,
+    as_of: date,
+    premise: str,
+    assumptions: engine.Assumptions,
+) -> fleet.FairTable:
+    """The engine's answers per (model, age) for this question, shared by the requests that
+    ask it (the last few questions' tables are kept, not one per memo entry)."""
+    tables = valuer.cache.memo(("fleet-fair-tables",), fleet.FairTables)
+    question = (
+        ctx.data_version,
+        ctx.evidence_on,
+        ctx.known_at,
+        as_of,
+        premise,
+        tuple(sorted(assumptions.as_dict().items())),
+    )
+    return tables.get(question)
+
+
+def _totals_key(valuation: fleet.FleetValuation, flt: AssetFilter) -> tuple[object, ...]:
+    return (
         "fleet-totals",
         valuation.ctx.data_version,
         valuation.as_of,
@@ -232,6 +256,16 @@ def _fleet_totals(
         tuple(sorted(valuation.assumptions.as_dict().items())),
     )
 
+
+def _fleet_totals(
+    session: SessionDep,
+    valuer: service.Valuer,
+    valuation: fleet.FleetValuation,
+    flt: AssetFilter,
+) -> fleet.Totals:
+    """The whole fleet's totals, valued once per question and data version (bounded memo; a
+    CSV of the same question leaves its totals there too)."""
+
     def compute() -> fleet.Totals:
         valuation.prepare(fleet.fleet_models(session, flt))
         totals = fleet.Totals()
@@ -239,7 +273,7 @@ def _fleet_totals(
             totals.add(valuation.value(batch))
         return totals
 
-    return valuer.cache.memo(key, compute)
+    return valuer.cache.memo(_totals_key(valuation, flt), compute)
 
 
 def _after(cursor: str | None) -> int | None:
@@ -262,6 +296,7 @@ def _page(
     limit: int,
     after: int | None,
     totals: fleet.Totals | None,
+    census: dict[str, int],
 ) -> FleetValuationPage:
     """One page: its own assets only (the totals come from :func:`_fleet_totals`)."""
     lines: list[fleet.AssetLine] = []
@@ -270,7 +305,7 @@ def _page(
         lines += [valued.item(i) for i in range(len(valued))]
     more = len(lines) > limit
     lines = lines[:limit]
-    total = fleet.count_assets(session, flt) if totals is None else totals.count
+    total = sum(census.values()) if totals is None else totals.count
     ctx = valuation.ctx
     return FleetValuationPage(
         items=[_item(line) for line in lines],
@@ -291,13 +326,18 @@ def _page(
     )
 
 
-def _csv(request: Request, valuation: fleet.FleetValuation, flt: AssetFilter) -> StreamingResponse:
-    """Stream from a session of its own: the request's closes when this function returns."""
+def _csv(
+    request: Request, valuer: service.Valuer, valuation: fleet.FleetValuation, flt: AssetFilter
+) -> StreamingResponse:
+    """Stream from a session of its own: the request's closes when this function returns.
+    The totals summed on the way are memoised for the first JSON page of the same question."""
     sessions = resources(request.app).sessions
 
     def body() -> Iterator[str]:
+        totals = fleet.Totals()
         with sessions() as session:
-            yield from fleet.csv_chunks(valuation, fleet.asset_batches(session, flt))
+            yield from fleet.csv_chunks(valuation, fleet.asset_batches(session, flt), totals=totals)
+        valuer.cache.memo(_totals_key(valuation, flt), lambda: totals)
 
     ctx = valuation.ctx
     rates = "; ".join(

@@ -4,10 +4,14 @@ schedule, converted and rounded to the cent as before (a reference written out p
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
+import numpy as np
 import pytest
 
 from service import engine
@@ -16,6 +20,8 @@ from service.engine.schedule import METHODS, Change, monthly_schedule
 from service.engine.types import Premise
 from service.reference import calibration
 from service.valuation import fleet
+from service.valuation.fleet import csv_export
+from service.valuation.fleet import valuation as valuation_module
 from service.valuation.fleet.repository import AssetBatch, ChangeRow
 from service.valuation.service import Context, months_in_service
 
@@ -186,3 +192,149 @@ def test_a_unit_in_service_whole_months_is_that_many_months_old() -> None:
     lines = valuation.value(batch)
     # 94 and 84 whole months; 2026-02-14 → 2026-03-14 has 28 days, 14 of them gone; not yet
     assert lines.age_months == [94.0, 84.0, 12.5, 0.0]
+
+
+HOSTILE_TAGS = [
+    "plain",
+    "a,b",
+    'say "hi"',
+    "line\nbreak",
+    "cr\rhere",
+    "crlf\r\n",
+    " lead",
+    "trail ",
+    "",
+    '"',
+    ",",
+    "tab\there",
+    "semi;colon",
+    "'single'",
+    "ünïcödé €",
+    "\u2028separator",
+]
+
+
+def _reference_csv(valuation: fleet.FleetValuation, batches: list[AssetBatch]) -> str:
+    """The CSV as :mod:`csv`'s writer writes it from each asset's line (amounts as ``Decimal``),
+    with totals summed per currency."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(fleet.CSV_HEADER)
+    totals: dict[str, list[Any]] = {}
+    for batch in batches:
+        lines = valuation.value(batch)
+        for i in range(len(batch)):
+            x = lines.item(i)
+            writer.writerow(
+                (
+                    "asset", 1, x.asset_id, x.tag, x.model, x.status, x.gpu_count,
+                    x.in_service_on.isoformat(), f"{x.age_months:.2f}", x.currency,
+                    x.acquisition_cost, x.book_month or "", x.book_value, x.fair_value_per_gpu,
+                    x.fair_value, x.difference, "true" if x.impaired else "false", x.regime,
+                    x.frontier_precision, f"{x.remaining_life_months:.2f}",
+                )
+            )  # fmt: skip
+            t = totals.setdefault(x.currency, [0, 0, CENT * 0, CENT * 0, CENT * 0, CENT * 0, 0])
+            amounts = (x.acquisition_cost, x.book_value, x.fair_value, x.difference)
+            t[0], t[1], t[6] = t[0] + 1, t[1] + x.gpu_count, t[6] + x.impaired
+            t[2:6] = [a + b for a, b in zip(t[2:6], amounts, strict=True)]
+    for code in sorted(totals):
+        n, gpus, cost, book, fair, diff, impaired = totals[code]
+        writer.writerow(
+            ("total", n, "", "", "", "", gpus, "", "", code, cost, "", book, "", fair, diff,
+             impaired, "", "", "")
+        )  # fmt: skip
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("currency", [None, "GBP"])
+def test_the_csv_is_what_the_csv_writer_writes(currency: str | None) -> None:
+    """Rows formatted a column at a time are, byte for byte, csv.writer's rows of the lines:
+    free-text tags quoted as it quotes them, amounts as their decimals, chunks cut at
+    ``chunk_rows`` rows across batches, the totals last."""
+    cal = calibration(AS_OF)
+    ctx = Context(cal, {}, 1, AS_OF, None)
+    models = sorted(s for s, m in cal.models.items() if m.release_date <= date(2019, 1, 1))
+    batches = [_fleet(random.Random(f"csv {k}"), models, 40) for k in range(3)]
+    for batch in batches:
+        batch.tag[:] = [HOSTILE_TAGS[i % len(HOSTILE_TAGS)] + str(i) for i in range(len(batch))]
+    currencies = {c for b in batches for c in b.currency}
+    rates = fleet.rates_for(ctx, currencies, as_of=AS_OF, requested=currency)
+
+    def valuation() -> fleet.FleetValuation:
+        return fleet.FleetValuation(
+            ctx,
+            as_of=AS_OF,
+            premise="market",
+            currency=currency,
+            assumptions=engine.Assumptions(),
+            rates=rates,
+        )
+
+    chunks = list(fleet.csv_chunks(valuation(), batches, chunk_rows=7))
+    assert "".join(chunks) == _reference_csv(valuation(), batches)
+    assert len(chunks) == 1 + -(-120 // 7)  # the header, then 7 rows a chunk, totals with the last
+    rows = [list(csv.reader(io.StringIO(chunk, newline=""))) for chunk in chunks[1:-1]]
+    assert all(len(chunk) == 7 and len(chunk[0]) == len(fleet.CSV_HEADER) for chunk in rows)
+
+
+def test_a_field_is_quoted_as_the_csv_writer_quotes_it() -> None:
+    for text in [*HOSTILE_TAGS, "x" * 300, '""', "a\r", "\n"]:
+        buffer = io.StringIO()
+        csv.writer(buffer).writerow(["left", text, "right"])
+        assert buffer.getvalue() == f"left,{csv_export.field(text)},right\r\n", repr(text)
+
+
+def test_a_money_column_is_each_amount_in_cents() -> None:
+    rng = random.Random("money")
+    edges = [0, 1, -1, 5, -5, 99, 100, -100, 10**13 - 1, -(10**13) + 1, 10**13, 2**62]
+    values = edges + [rng.randint(-(10**14), 10**14) for _ in range(5000)]
+    values += [rng.randint(-999, 999) for _ in range(2000)]
+    for chunk in (values, values[:12], values[-5000:]):
+        array = np.array(chunk, dtype=np.int64)
+        assert csv_export.money_column(array) == [csv_export.money(v) for v in chunk]
+    assert csv_export.money(-5) == "-0.05" and csv_export.money(123450) == "1234.50"
+
+
+def test_requests_asking_the_same_question_share_the_engines_answers() -> None:
+    cal = calibration(AS_OF)
+    ctx = Context(cal, {}, 1, AS_OF, None)
+    models = sorted(s for s, m in cal.models.items() if m.release_date <= date(2019, 1, 1))
+    batch = _fleet(random.Random("shared"), models, 300)
+    table = fleet.FairTable()
+    valued = []
+    for currency in (None, "EUR", None):
+        rates = fleet.rates_for(ctx, set(batch.currency), as_of=AS_OF, requested=currency)
+        valuation = fleet.FleetValuation(
+            ctx,
+            as_of=AS_OF,
+            premise="market",
+            currency=currency,
+            assumptions=engine.Assumptions(),
+            rates=rates,
+            table=table,
+        )
+        lines = valuation.value(batch)
+        valued.append(([lines.item(i) for i in range(len(batch))], valuation))
+    (first, one), (in_eur, two), (again, three) = valued
+    assert one.ages == len(table.facts) > 0 and one.engine_calls == len(set(batch.model))
+    assert two.ages == three.ages == two.engine_calls == three.engine_calls == 0
+    assert again == first and in_eur != first
+    tables = fleet.FairTables(capacity=2)
+    assert tables.get("a") is tables.get("a") is not tables.get("b")
+    tables.get("c")  # "a" was used last before "b": "a" goes
+    assert tables.get("b") is not None and len(tables._tables) == 2 and "a" not in tables._tables
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    [date(2026, 6, 30), date(2026, 2, 28), date(2024, 2, 29), date(2025, 3, 31), date(2026, 7, 17)],
+)
+def test_ages_at_once_are_the_ages_one_by_one(as_of: date) -> None:
+    """Every in-service date of ten years before ``as_of`` (and some after it), month ends and
+    leap days included: the vectorised age is ``months_in_service``, float for float."""
+    days = [*range(-40, 3700), 18_300, 18_263, 25_000]
+    got = valuation_module.ages_in_months(as_of, np.array(days, dtype=np.int64)).tolist()
+    for d, age in zip(days, got, strict=True):
+        start = date.fromordinal(as_of.toordinal() - d)
+        assert age == min(months_in_service(start, as_of), 600.0), start

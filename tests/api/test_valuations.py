@@ -11,6 +11,7 @@ import io
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator, MutableMapping
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -20,9 +21,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from service.app import create_app
 from service.db import make_engine
+from service.finance.repository import AssetFilter
 from service.valuation import fleet
 from tests import support
 from tests.support import assert_problem
@@ -352,6 +355,22 @@ async def test_a_requested_currency_divides_by_the_fx_rate(reader: httpx.AsyncCl
     )
 
 
+async def test_the_currency_is_read_in_any_case(reader: httpx.AsyncClient) -> None:
+    """``eur`` is ``EUR``, as every currency parameter of the API reads it (and a model slug
+    in capitals is the slug)."""
+    upper = await get_json(reader, currency="EUR", limit=1000)
+    for asked in ("eur", "Eur"):
+        lower = await get_json(reader, currency=asked, limit=1000)
+        assert lower == upper and lower["currency"] == "EUR"
+        assert (await get_csv(reader, currency=asked)).content == (
+            await get_csv(reader, currency="EUR")
+        ).content
+    a100 = "nvidia-a100-sxm4-80gb"
+    shouted = await get_json(reader, model=a100.upper(), currency="usd")
+    assert shouted == await get_json(reader, model=a100, currency="USD")
+    assert {item["model"] for item in shouted["items"]} == {a100}
+
+
 # --- bad input ----------------------------------------------------------------------------------
 
 BAD = [
@@ -453,3 +472,53 @@ async def test_totals_follow_a_write(client: httpx.AsyncClient) -> None:
         assert int(row["count"]) == entry["count"]
         assert money(row["book_value"]) == money(entry["book_value"]).quantize(CENT)
         assert money(row["fair_value"]) == money(entry["fair_value"]).quantize(CENT)
+
+
+async def test_assets_come_once_with_all_their_changes_whatever_the_batch_size(
+    client: httpx.AsyncClient, session: Session
+) -> None:
+    """Rows are fetched from the driver's cursor a part at a time; an asset with several
+    changes (one row each) is never split between two batches, and filters with dates (which
+    the driver gets through their type's bind processor) select what they say."""
+    for item in FLEET:
+        assert (await client.post("/assets", json=_asset(item))).status_code == 201
+    (a100,) = (await client.get("/assets", params={"tag": "A100-2022-US"})).json()["items"]
+    for change in ({"life_months": 84, "effective_from": "2025-01"},
+                   {"life_months": 96, "effective_from": "2025-07"},
+                   {"salvage": 1000, "effective_from": "2025-09"}):  # fmt: skip
+        etag = (await client.get(f"/assets/{a100['id']}")).headers["etag"]
+        patched = await client.patch(
+            f"/assets/{a100['id']}", json=change, headers={"If-Match": etag}
+        )
+        assert patched.status_code == 200, patched.text
+
+    def read(flt: AssetFilter, **kwargs: Any) -> list[tuple[Any, ...]]:
+        out: list[tuple[Any, ...]] = []
+        for batch in fleet.asset_batches(session, flt, **kwargs):
+            ids = batch.id
+            out += [(ids[i], batch.tag[i], batch.in_service_on[i]) for i in range(len(batch))]
+            out += [(ids[c.index], c.effective_month, c.new_life_months, c.new_salvage)
+                    for c in batch.changes]  # fmt: skip
+        return sorted(out, key=str)
+
+    whole = read(AssetFilter())
+    assert sorted(r[1] for r in whole if len(r) == 3) == sorted(i["tag"] for i in FLEET)
+    changes = [r[1:] for r in whole if len(r) == 4]
+    assert changes == [("2025-01", 84, None), ("2025-07", 96, None), ("2025-09", None, 1000.0)]
+    for size in (1, 2, 3):
+        assert read(AssetFilter(), size=size) == whole
+    assert read(AssetFilter(), after=a100["id"] - 1, limit=1, size=1) == [
+        r for r in whole if r[0] == a100["id"]
+    ]
+    since = date(2024, 1, 15)
+    recent = read(AssetFilter(in_service_from=since, status="active"), size=2)
+    assert {r[1] for r in recent} == {
+        i["tag"] for i in FLEET if date.fromisoformat(i["in_service_on"]) >= since
+    }
+    assert all(r[2] >= since for r in recent)
+    tagged = read(AssetFilter(tag="100-20"), size=2)  # LIKE, its wildcards escaped
+    assert {r[1] for r in tagged if len(r) == 3} == {
+        i["tag"] for i in FLEET if "100-20" in i["tag"]
+    }
+    assert read(AssetFilter(tag="%")) == read(AssetFilter(tag="_")) == []
+    assert fleet.fleet_census(session, AssetFilter()) == {"EUR": 2, "USD": 6}

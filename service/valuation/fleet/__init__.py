@@ -29,18 +29,21 @@ unchanged; ``known_at`` filters observations only.
 
 Cost, by layer:
 
-- :mod:`.repository`: one streaming statement through a server-side cursor, in batches of
+- :mod:`.repository`: one statement, compiled by SQLAlchemy and fetched from the driver's own
+  cursor (a named server-side cursor on PostgreSQL) as plain tuples, in batches of
   :data:`~.repository.STREAM_BATCH` assets handed over as columns;
-- :mod:`.valuation`: per batch, one engine state per model (built once per request) evaluated
-  once per new age in days, and the book values of the whole batch in one vectorised pass
-  (:mod:`service.engine.book`), money in integer cents;
+- :mod:`.valuation`: per batch, one engine state per model evaluated once per new (model, age
+  in days), in a table shared by the requests that ask the same question
+  (:class:`~.valuation.FairTables`), and the book values of the whole batch in one vectorised
+  pass (:mod:`service.engine.book`); the lines are NumPy arrays of integer cents;
 - :mod:`.fx` and :mod:`.totals`: the rates used and the sums per currency;
-- :mod:`.csv_export`: rows written :data:`~.csv_export.CSV_CHUNK_ROWS` at a time, so memory
-  does not grow with the fleet.
+- :mod:`.csv_export`: rows formatted a column at a time and written
+  :data:`~.csv_export.CSV_CHUNK_ROWS` at a time, so memory does not grow with the fleet.
 
 The totals of a JSON page are those of the whole fleet; they are computed once per question
 (data version, ``as_of``, ``known_at``, premise, currency, filters) and kept in the process's
-bounded memo, so a page costs a page.
+bounded memo (a finished CSV of the question leaves its totals there too), so a page costs a
+page.
 """
 
 from __future__ import annotations
@@ -51,11 +54,19 @@ from service.valuation.fleet.repository import (
     AssetBatch,
     asset_batches,
     count_assets,
+    fleet_census,
     fleet_currencies,
     fleet_models,
 )
 from service.valuation.fleet.totals import CurrencyTotals, Totals
-from service.valuation.fleet.valuation import AssetLine, FleetValuation, Lines, closed_month
+from service.valuation.fleet.valuation import (
+    AssetLine,
+    FairTable,
+    FairTables,
+    FleetValuation,
+    Lines,
+    closed_month,
+)
 
 __all__ = [
     "CSV_CHUNK_ROWS",
@@ -63,6 +74,8 @@ __all__ = [
     "AssetBatch",
     "AssetLine",
     "CurrencyTotals",
+    "FairTable",
+    "FairTables",
     "FleetValuation",
     "Lines",
     "Rate",
@@ -71,6 +84,7 @@ __all__ = [
     "closed_month",
     "count_assets",
     "csv_chunks",
+    "fleet_census",
     "fleet_currencies",
     "fleet_models",
     "rates_for",

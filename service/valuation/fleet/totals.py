@@ -34,20 +34,26 @@ class Totals:
     def add(self, lines: Lines) -> None:
         if not len(lines):
             return
-        currency = np.array(lines.currency)
         columns = {
             "gpu_count": np.array(lines.assets.gpu_count, dtype=np.int64),
-            "acquisition_cost": np.array(lines.acquisition_cost, dtype=np.int64),
-            "book_value": np.array(lines.book_value, dtype=np.int64),
-            "fair_value": np.array(lines.fair_value, dtype=np.int64),
-            "difference": np.array(lines.difference, dtype=np.int64),
-            "impaired": np.array(lines.impaired, dtype=np.int64),
+            "acquisition_cost": lines.acquisition_cost,
+            "book_value": lines.book_value,
+            "fair_value": lines.fair_value,
+            "difference": lines.difference,
+            "impaired": lines.impaired.astype(np.int64),
         }
-        for code in sorted(set(lines.currency)):
-            mask = currency == code
+        codes = sorted(set(lines.currency))
+        currency = np.array(lines.currency) if len(codes) > 1 else None
+        for code in codes:
             entry = self.by.get(code)
             if entry is None:
                 entry = self.by[code] = CurrencyTotals(code)
+            if currency is None:
+                entry.count += len(lines)
+                for name, column in columns.items():
+                    setattr(entry, name, getattr(entry, name) + int(column.sum()))
+                continue
+            mask = currency == code
             entry.count += int(mask.sum())
             for name, column in columns.items():
                 setattr(entry, name, getattr(entry, name) + int(column[mask].sum()))

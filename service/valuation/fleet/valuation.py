@@ -1,25 +1,29 @@
 """The valuation of a batch of assets on ``as_of``: fair value beside book value, in cents.
 
 Columns in, columns out: a batch of assets (:class:`~.repository.AssetBatch`) becomes
-:class:`Lines`. Fair values come from one engine state per model
-(:class:`service.engine.by_age.ModelValues`) evaluated once per distinct age in days, memoised
-for the request; book values from :func:`service.engine.book.closing_book_values` for the whole
-batch at once (the schedule itself only for terms the vectorised path leaves to it). Money is
-counted in integer cents, which is what the previous per-asset ``Decimal`` arithmetic gave
-to the cent: each amount is rounded once, half up on its shortest decimal, and sums of cents
-are exact.
+:class:`Lines`, NumPy arrays of integer cents. Fair values come from one engine state per model
+(:class:`service.engine.by_age.ModelValues`) evaluated once per distinct age in days: each
+(model, days in service) is a *key*, valued once for the request and kept in a table that the
+lines index into (its per-GPU value in cents is kept once per key and currency); book values
+come from :func:`service.engine.book.closing_book_values` for the whole batch at once (the
+schedule itself only for terms the vectorised path leaves to it). Money is counted in integer
+cents, which is what the previous per-asset ``Decimal`` arithmetic gave to the cent: each
+amount is rounded once, half up on its shortest decimal, and sums of cents are exact.
 """
 
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Literal, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from service import engine
 from service.engine.book import METHOD_CODES, closing_book_values, round_cents
@@ -32,12 +36,23 @@ from service.valuation.fleet.fx import Rate
 from service.valuation.fleet.repository import AssetBatch
 from service.valuation.service import Context, months_in_service
 
-__all__ = ["AssetLine", "FleetValuation", "Lines", "closed_month"]
+__all__ = [
+    "AssetLine",
+    "Fair",
+    "FairTable",
+    "FairTables",
+    "FleetValuation",
+    "Lines",
+    "closed_month",
+]
 
 Regime = Literal["frontier", "behind"]
+Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
 
 _CODES: dict[str, int] = {str(name): code for name, code in METHOD_CODES.items()}
 MAX_AGE_MONTHS = 600.0
+_EPOCH = date(1970, 1, 1).toordinal()
 
 
 def closed_month(as_of: date) -> date:
@@ -59,8 +74,46 @@ def _age_months(as_of: date, days: int) -> float:
     return min(months_in_service(start, as_of), MAX_AGE_MONTHS)
 
 
+def ages_in_months(as_of: date, days: Ints) -> npt.NDArray[np.float64]:
+    """:func:`_age_months` of each of ``days`` at once, float for float: the same whole months
+    (calendar months with the day clamped to the month's end, each counted from the in-service
+    date) plus the same fraction, ``elapsed days / days between anniversaries``, in the same
+    IEEE operations."""
+    end = as_of.toordinal() - _EPOCH
+    start = end - np.asarray(days, dtype=np.int64)
+    first = _months(start)  # year × 12 + month − 1 of the in-service date
+    day = start - _first_days(first) + 1
+    whole = (as_of.year * 12 + as_of.month - 1) - first
+
+    def later(months: Ints) -> Ints:  # the in-service date ``months`` calendar months on
+        target = first + months
+        begin = _first_days(target)
+        date_: Ints = begin + np.minimum(day, _first_days(target + 1) - begin) - 1
+        return date_
+
+    whole = np.where(later(whole) > end, whole - 1, whole)
+    anniversary, following = later(whole), later(whole + 1)
+    with np.errstate(all="ignore"):  # units not in service yet: 0 below
+        age = whole + (end - anniversary) / (following - anniversary)
+    out: npt.NDArray[np.float64] = np.where(start >= end, 0.0, np.minimum(age, MAX_AGE_MONTHS))
+    return out
+
+
 def _decimal(cents_: int) -> Decimal:
     return Decimal(cents_).scaleb(-2)
+
+
+def month_text(index: int) -> str:
+    """``YYYY-MM`` of a month counted as ``year × 12 + month − 1``."""
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def _round_cents(amount: npt.NDArray[np.float64]) -> Ints:
+    """Each amount to the cent, half up on its shortest decimal, as :func:`cents` rounds."""
+    out = round_cents(np.maximum(amount, 0.0))
+    for i in np.flatnonzero(amount < 0).tolist():
+        out[i] = int(cents(float(amount[i])) * 100)
+    return out
 
 
 # --- lines ----------------------------------------------------------------------------------------
@@ -68,12 +121,14 @@ def _decimal(cents_: int) -> Decimal:
 
 @dataclass(frozen=True, slots=True)
 class Fair:
-    """What the engine says about one (model, age in days) on ``as_of``; USD per GPU."""
+    """What the engine says about one (model, age in days) on ``as_of``; USD per GPU, and the
+    age in months the answer shows (rounded to two decimals)."""
 
     value_per_gpu_usd: float
     regime: Regime
     frontier_precision: str
     remaining_life_months: float
+    age_months: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,25 +157,46 @@ class AssetLine:
 
 @dataclass(frozen=True, slots=True)
 class Lines:
-    """A batch valued: one entry per asset in every column; money in integer cents."""
+    """A batch valued: one entry per asset in every column; money in integer cents.
+
+    ``key`` indexes each asset's (model, days in service) in ``facts``, the valuation's table
+    (shared by every batch of a request); ``month`` is the book month reported, counted as
+    ``year × 12 + month − 1``, or -1 before the first month closes; ``start`` the in-service
+    dates in days since 1970-01-01.
+    """
 
     assets: AssetBatch
+    start: Ints
     currency: list[str]
-    age_months: list[float]
-    acquisition_cost: list[int]
-    book_month: list[str | None]
-    book_value: list[int]
-    fair_value_per_gpu: list[int]
-    fair_value: list[int]
-    difference: list[int]
-    impaired: list[bool]
-    fair: list[Fair]
+    key: Ints
+    facts: list[Fair]
+    month: Ints
+    acquisition_cost: Ints
+    book_value: Ints
+    fair_value_per_gpu: Ints
+    fair_value: Ints
+    difference: Ints
+    impaired: Bools
 
     def __len__(self) -> int:
         return len(self.currency)
 
+    @property
+    def fair(self) -> list[Fair]:
+        facts = self.facts
+        return [facts[k] for k in self.key.tolist()]
+
+    @property
+    def age_months(self) -> list[float]:
+        return [fair.age_months for fair in self.fair]
+
+    @property
+    def book_month(self) -> list[str | None]:
+        return [None if m < 0 else month_text(m) for m in self.month.tolist()]
+
     def item(self, i: int) -> AssetLine:
-        a, fair = self.assets, self.fair[i]
+        a, fair = self.assets, self.facts[int(self.key[i])]
+        month = int(self.month[i])
         return AssetLine(
             asset_id=a.id[i],
             tag=a.tag[i],
@@ -128,26 +204,66 @@ class Lines:
             status=a.status[i],
             gpu_count=a.gpu_count[i],
             in_service_on=a.in_service_on[i],
-            age_months=self.age_months[i],
+            age_months=fair.age_months,
             currency=self.currency[i],
-            acquisition_cost=_decimal(self.acquisition_cost[i]),
-            book_month=self.book_month[i],
-            book_value=_decimal(self.book_value[i]),
-            fair_value_per_gpu=_decimal(self.fair_value_per_gpu[i]),
-            fair_value=_decimal(self.fair_value[i]),
-            difference=_decimal(self.difference[i]),
-            impaired=self.impaired[i],
+            acquisition_cost=_decimal(int(self.acquisition_cost[i])),
+            book_month=None if month < 0 else month_text(month),
+            book_value=_decimal(int(self.book_value[i])),
+            fair_value_per_gpu=_decimal(int(self.fair_value_per_gpu[i])),
+            fair_value=_decimal(int(self.fair_value[i])),
+            difference=_decimal(int(self.difference[i])),
+            impaired=bool(self.impaired[i]),
             regime=fair.regime,
             frontier_precision=fair.frontier_precision,
             remaining_life_months=round(fair.remaining_life_months, 2),
         )
 
 
+class FairTable:
+    """What the engine says on one question (calibration, ``as_of``, premise, assumptions) per
+    key (model, days in service): each model's engine state, the facts of each key in the
+    order the keys were first met, and each key's per-GPU value in cents per currency.
+
+    It only grows, under its lock, so valuations of the same question may share it, one
+    after the other or at once: a key valued for one request is not valued again for the next.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.models: dict[str, ModelValues] = {}
+        self.keys: dict[tuple[str, int], int] = {}
+        self.facts: list[Fair] = []
+        self.per_gpu: dict[str, Ints] = {}
+
+
+class FairTables:
+    """The :class:`FairTable` of the last ``capacity`` questions asked (a bounded LRU): a
+    table holds one entry per distinct (model, age in days) of a fleet, a few MB for 100,000
+    assets, so only a few are kept."""
+
+    def __init__(self, capacity: int = 4) -> None:
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._tables: OrderedDict[Hashable, FairTable] = OrderedDict()
+
+    def get(self, key: Hashable) -> FairTable:
+        with self._lock:
+            table = self._tables.get(key)
+            if table is None:
+                table = self._tables[key] = FairTable()
+                while len(self._tables) > self.capacity:
+                    self._tables.popitem(last=False)
+            self._tables.move_to_end(key)
+            return table
+
+
 class FleetValuation:
     """One request's valuation of a fleet: the calibration, the rates and the memos.
 
     ``engine_calls`` counts model states built (one per model) and ``ages`` the ages valued
-    from them; ``schedules`` the book schedules the vectorised path left to the exact one.
+    from them, by this valuation (a shared ``table`` may know some already); ``schedules`` the
+    book schedules the vectorised path left to the exact one. ``facts`` lists what the engine
+    said per key (model, days in service), in the order the keys were first met.
     """
 
     def __init__(
@@ -159,6 +275,7 @@ class FleetValuation:
         currency: str | None,
         assumptions: engine.Assumptions,
         rates: Mapping[str, Rate],
+        table: FairTable | None = None,
     ) -> None:
         self.ctx = ctx
         self.as_of = as_of
@@ -170,58 +287,50 @@ class FleetValuation:
         self.engine_calls = 0
         self.ages = 0
         self.schedules = 0
-        self._models: dict[str, ModelValues] = {}
-        self._fair: dict[tuple[str, int], Fair] = {}
-        self._per_gpu: dict[tuple[str, int, str], int] = {}
-        self._age: dict[int, float] = {}
-        self._months: dict[int, str] = {}
+        self.table = table or FairTable()
+        self.facts = self.table.facts
 
     def prepare(self, models: Iterable[str]) -> None:
         """Build each model's engine state now, so that a model the engine cannot value on
         ``as_of`` is refused before an answer starts (a 422, not a broken stream)."""
-        for model in models:
-            self._model(model)
+        with self.table.lock:
+            for model in models:
+                self._model(model)
 
     def value(self, batch: AssetBatch) -> Lines:
         n = len(batch)
-        ordinal = self.as_of.toordinal()
-        days = [max(ordinal - d.toordinal(), 0) for d in batch.in_service_on]
-        keys = list(zip(batch.model, days, strict=True))
-        self._value_fair(keys)
+        start = np.array([d.toordinal() for d in batch.in_service_on], dtype=np.int64) - _EPOCH
+        days = np.maximum(self.as_of.toordinal() - _EPOCH - start, 0)
+        key = self._key_of(batch.model, days.tolist())
         out = [self.currency] * n if self.currency else batch.currency
-        fair = [self._fair[k] for k in keys]
-        per_gpu = np.array(
-            [self._per_gpu_cents(m, d, o) for (m, d), o in zip(keys, out, strict=True)],
-            dtype=np.int64,
-        )
+        per_gpu = self._per_gpu_cents(key, out)
         fair_value = per_gpu * np.array(batch.gpu_count, dtype=np.int64)
-        rows, book_native = self._book(batch)
+        rows, book_native = self._book(batch, start)
         book = self._convert(book_native, batch.currency, out)
         cost = self._convert(
             round_cents(np.array(batch.cost, dtype=np.float64)), batch.currency, out
         )
-        first = [d.year * 12 + d.month - 1 for d in batch.in_service_on]
+        first = _months(start)
         return Lines(
             assets=batch,
+            start=start,
             currency=out,
-            age_months=[self._age_of(d) for d in days],
-            acquisition_cost=cost.tolist(),
-            book_month=[
-                None if r < 0 else self._month(f + r)
-                for f, r in zip(first, rows.tolist(), strict=True)
-            ],
-            book_value=book.tolist(),
-            fair_value_per_gpu=per_gpu.tolist(),
-            fair_value=fair_value.tolist(),
-            difference=(fair_value - book).tolist(),
-            impaired=(book > fair_value).tolist(),
-            fair=fair if n else [],
+            key=key,
+            facts=self.facts,
+            month=np.where(rows < 0, -1, first + rows),
+            acquisition_cost=cost,
+            book_value=book,
+            fair_value_per_gpu=per_gpu,
+            fair_value=fair_value,
+            difference=fair_value - book,
+            impaired=book > fair_value,
         )
 
     # --- fair value ---------------------------------------------------------------------------
 
     def _model(self, model: str) -> ModelValues:
-        hit = self._models.get(model)
+        """The model's engine state (the table's lock held)."""
+        hit = self.table.models.get(model)
         if hit is None:
             try:
                 hit = ModelValues(
@@ -236,53 +345,88 @@ class FleetValuation:
                     f"Cannot value assets of {model} on {self.as_of.isoformat()}: {exc.reason}",
                     errors=[FieldError(field=exc.field, reason=exc.reason)],
                 ) from exc
-            self._models[model] = hit
+            self.table.models[model] = hit
             self.engine_calls += 1
         return hit
 
-    def _value_fair(self, keys: Sequence[tuple[str, int]]) -> None:
-        """One engine evaluation per new (model, days), all ages of a model in one call."""
+    def _key_of(self, models: list[str], days: list[int]) -> Ints:
+        """Each asset's key; one engine evaluation per new (model, days), all the new ages of
+        a model in one call."""
+        keys = self.table.keys
+        pairs = list(zip(models, days, strict=True))
+        if not keys.keys() >= set(pairs):
+            with self.table.lock:
+                self._add_keys(pairs)
+        return np.array([keys[pair] for pair in pairs], dtype=np.int64)
+
+    def _add_keys(self, pairs: list[tuple[str, int]]) -> None:
+        """Value the keys not in the table yet (the table's lock held)."""
+        keys = self.table.keys
         missing: dict[str, set[int]] = {}
-        for key in keys:
-            if key not in self._fair:
-                missing.setdefault(key[0], set()).add(key[1])
-        for model, wanted in missing.items():
-            days = sorted(wanted)
-            values = self._model(model).at([_age_months(self.as_of, d) for d in days])
+        for pair in set(pairs).difference(keys):
+            missing.setdefault(pair[0], set()).add(pair[1])
+        for model, wanted in sorted(missing.items()):
+            ordered = sorted(wanted)
+            ages = ages_in_months(self.as_of, np.array(ordered, dtype=np.int64)).tolist()
+            values = self._model(model).at(ages)
             regime = cast(Regime, values.regime)
-            for d, value, life in zip(
-                days, values.value_per_gpu, values.remaining_life_months, strict=True
+            for d, age, value, life in zip(
+                ordered, ages, values.value_per_gpu, values.remaining_life_months, strict=True
             ):
-                self._fair[model, d] = Fair(value, regime, values.frontier_precision, life)
-            self.ages += len(days)
+                self.facts.append(
+                    Fair(value, regime, values.frontier_precision, life, round(age, 2))
+                )
+                keys[model, d] = len(self.facts) - 1  # published once its fact is there
+            self.ages += len(ordered)
 
-    def _per_gpu_cents(self, model: str, days: int, out: str) -> int:
-        key = (model, days, out)
-        hit = self._per_gpu.get(key)
-        if hit is None:
-            usd = self._fair[model, days].value_per_gpu_usd
-            hit = self._per_gpu[key] = int(cents(usd / self.rates[out].usd_per_unit) * 100)
-        return hit
+    def _per_gpu_cents(self, key: Ints, out: list[str]) -> Ints:
+        """Per asset, the per-GPU value of its key in its currency, in cents."""
+        if not len(out):
+            return np.zeros(0, dtype=np.int64)
+        currencies = set(out)
+        tables: dict[str, Ints] = {}
+        for currency in currencies:
+            table = self.table.per_gpu.get(currency)
+            if table is None or len(table) <= int(key.max()):
+                with self.table.lock:
+                    table = self._per_gpu_table(currency)
+            tables[currency] = table
+        if len(currencies) == 1:
+            return tables[out[0]][key]
+        per_gpu = np.empty(len(out), dtype=np.int64)
+        codes = np.array(out)
+        for currency in currencies:
+            mask = codes == currency
+            per_gpu[mask] = tables[currency][key[mask]]
+        return per_gpu
 
-    def _age_of(self, days: int) -> float:
-        hit = self._age.get(days)
-        if hit is None:
-            hit = self._age[days] = round(_age_months(self.as_of, days), 2)
-        return hit
+    def _per_gpu_table(self, currency: str) -> Ints:
+        """Every key's per-GPU value in ``currency``, in cents (the table's lock held)."""
+        table = self.table.per_gpu.get(currency, np.zeros(0, dtype=np.int64))
+        if len(table) < len(self.facts):
+            usd = np.array(
+                [f.value_per_gpu_usd for f in self.facts[len(table) :]], dtype=np.float64
+            )
+            fresh = _round_cents(usd / self.rates[currency].usd_per_unit)
+            self.table.per_gpu[currency] = table = np.concatenate([table, fresh])
+        return table
 
     # --- book value ---------------------------------------------------------------------------
 
-    def _book(self, batch: AssetBatch) -> tuple[np.ndarray, np.ndarray]:
+    def _book(self, batch: AssetBatch, start: Ints) -> tuple[Ints, Ints]:
         """(schedule row reported or -1, closing book value in cents) per asset."""
         changes = batch.changes
+        months = _months(start)
+        year, month = months // 12, months % 12 + 1
+        day = start - _first_days(months) + 1
         values = closing_book_values(
             cost=np.array(batch.cost, dtype=np.float64),
             salvage=np.array(batch.salvage, dtype=np.float64),
             life_months=np.array(batch.life_months, dtype=np.int64),
             method=np.array([_CODES.get(m, -1) for m in batch.method], dtype=np.int64),
-            year=np.array([d.year for d in batch.in_service_on], dtype=np.int64),
-            month=np.array([d.month for d in batch.in_service_on], dtype=np.int64),
-            day=np.array([d.day for d in batch.in_service_on], dtype=np.int64),
+            year=year,
+            month=month,
+            day=day,
             closed_year=self.closed.year,
             closed_month=self.closed.month,
             change_asset=[c.index for c in changes],
@@ -321,13 +465,7 @@ class FleetValuation:
         row = min(index, len(rows) - 1)
         return row, int(rows[row].book_value * 100)
 
-    def _month(self, index: int) -> str:
-        hit = self._months.get(index)
-        if hit is None:
-            hit = self._months[index] = f"{index // 12:04d}-{index % 12 + 1:02d}"
-        return hit
-
-    def _convert(self, amount: np.ndarray, source: list[str], target: list[str]) -> np.ndarray:
+    def _convert(self, amount: Ints, source: list[str], target: list[str]) -> Ints:
         """Cents in ``source`` currency to cents in ``target``, through US dollars."""
         if source is target:
             return amount
@@ -339,3 +477,17 @@ class FleetValuation:
         out = amount.copy()
         out[moved] = round_cents(amount[moved] / 100.0 * usd / per)
         return out
+
+
+def _months(days: Ints) -> Ints:
+    """Days since 1970-01-01 → their month, counted as ``year × 12 + month − 1``."""
+    months: Ints = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    return months + 1970 * 12
+
+
+def _first_days(months: Ints) -> Ints:
+    """Months counted as ``year × 12 + month − 1`` → their first day, in days since 1970."""
+    first: Ints = (
+        (months - 1970 * 12).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    )
+    return first
