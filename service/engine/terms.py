@@ -38,10 +38,26 @@ def term_factor(cal: Calibration, st: State, term: str) -> tuple[float, str]:
         return math.exp(PRIOR_LOG_SPOT), "spot_prior"
     log_factor, source = st.contracts.log_factor(st.spec.slug, st.behind, term)
     if source == "contract_curve":
-        for behind in (st.behind, not st.behind):
-            if (term, behind) in cal.panel.terms:
-                return math.exp(min(cal.panel.terms[(term, behind)], 0.0)), "term_panel"
+        pooled = _panel_log_factor(cal, st.behind, term)
+        if pooled is not None:
+            return math.exp(pooled), "term_panel"
     return math.exp(log_factor), source
+
+
+def _panel_log_factor(cal: Calibration, behind: bool, term: str) -> float | None:
+    """The panel's pooled log effect of ``term`` (the regime's, else the other regime's), at
+    most 0 and never above a shorter term's (a commitment never costs more per hour than a
+    shorter one), or None where no seller has quoted the term."""
+    terms = cal.panel.terms
+    regime = behind if (term, behind) in terms else not behind
+    if (term, regime) not in terms:
+        return None
+    best = 0.0
+    for other, years in sorted(FIXED_TERM_YEARS.items(), key=lambda kv: kv[1]):
+        if years > FIXED_TERM_YEARS[term]:
+            break
+        best = min(best, terms.get((other, regime), best))
+    return best
 
 
 def term_rate(

@@ -64,6 +64,26 @@ def test_h100_one_year_is_below_on_demand_like_for_like_as_in_the_data() -> None
     assert (one_year.components["term_factor"] < 1.0) == data_says_lower
 
 
+def test_before_sellers_pair_terms_the_factors_are_the_panels_and_never_rise_with_length() -> None:
+    """At the start of 2024 no seller yet listed a fixed term beside its own on-demand rate
+    often enough to pair them: the factors come from the lease panel (terms against other
+    sellers' on-demand prices of the same model and month), not from the theoretical curve,
+    and a longer commitment never costs more per hour than a shorter one."""
+    on = date(2024, 1, 1)
+    cal = calibration(on)
+    a100 = "nvidia-a100-sxm4-80gb"
+    factors = []
+    for term in ("6m", "1y", "2y", "3y"):
+        q = quote(cal, spec(a100), term=term, as_of=on)
+        assert q.components["term_source"] == "term_panel"
+        factors.append(q.components["term_factor"])
+    assert all(0.0 < f <= 1.0 for f in factors)
+    assert factors == sorted(factors, reverse=True)
+    # the two-year factor is the panel's pooled effect behind the frontier, as fitted
+    assert factors[2] == pytest.approx(math.exp(min(cal.panel.terms[("2y", True)], 0.0)))
+    assert factors[2] > 0.75  # the curve alone said 0.37 here; two-year cards stood near 0.75
+
+
 def test_v100_residual_in_2026_is_a_small_fraction_of_launch_and_curve_never_rises() -> None:
     cal = calibration(JAN_2026)
     r = residual(cal, spec(V100), as_of=JAN_2026, include_curve=True)
