@@ -16,8 +16,9 @@ where the time goes.
 
 ``--page`` also opens the charts page at ``/`` in headless Chromium (Debian's ``chromium`` and
 ``chromium-driver``, through Selenium), right after the first quote of each run: the page's own
-load time (``data-loaded-ms``: from navigation until every chart is drawn), cold, then again on
-the same server (warm).
+load time (``data-loaded-ms``: from navigation until every chart is done), cold, then again on
+the same server (warm); and, since the history chart fills in its quotes as they come, the
+time until every chart shows something (``data-drawn-ms``).
 
     python bench/cold_start.py                    # 5 runs on SQLite
     python bench/cold_start.py --runs 3 --phases --page
@@ -160,17 +161,23 @@ def _browser() -> Any:
     options.add_argument("--window-size=1400,2100")
     chrome = webdriver.Chrome(service=Service(executable_path=driver), options=options)
     chrome.set_page_load_timeout(PAGE_TIMEOUT_S)
+    chrome.get("about:blank")
+    time.sleep(3)  # let the browser's own start-up settle before a cold start is timed
     return chrome
 
 
-def _page_ms(chrome: Any, url: str) -> int:
+def _page_s(chrome: Any, url: str) -> tuple[float, float]:
+    """Seconds from navigation until every chart shows something, and until all are done."""
     from selenium.webdriver.support.ui import WebDriverWait
 
     chrome.get(url)
     WebDriverWait(chrome, PAGE_TIMEOUT_S).until(
         lambda d: d.execute_script("return document.documentElement.dataset.charts") == "done"
     )
-    return int(chrome.execute_script("return document.documentElement.dataset.loadedMs"))
+    drawn, loaded = chrome.execute_script(
+        "const d = document.documentElement.dataset; return [d.drawnMs, d.loadedMs];"
+    )
+    return int(drawn) / 1000, int(loaded) / 1000
 
 
 def one_run(args: argparse.Namespace, run: int, chrome: Any) -> dict[str, float]:
@@ -205,8 +212,9 @@ def one_run(args: argparse.Namespace, run: int, chrome: Any) -> dict[str, float]
         result = {"listening": listening, "quote": quoted, "cpu": cpu}
         if chrome is not None:
             page = f"{base}/?model={H100}"
-            result["page cold"] = _page_ms(chrome, page) / 1000
-            result["page warm"] = _page_ms(chrome, page) / 1000
+            result["page drawn"], result["page cold"] = _page_s(chrome, page)
+            result["page warm drawn"], result["page warm"] = _page_s(chrome, page)
+            chrome.get("about:blank")  # idle until the next run's cold start is measured
         return result
     finally:
         if process is not None:
@@ -264,8 +272,10 @@ def main() -> int:
         "listening": "first 200 from /healthz",
         "quote": "first 200 from /quote (today)",
         "cpu": "CPU, every process, to the quote",
-        "page cold": "page at / drawn, cold server",
-        "page warm": "page at / drawn, again (warm)",
+        "page drawn": "page at /, every chart showing",
+        "page cold": "page at /, every chart done",
+        "page warm drawn": "again (warm), every chart showing",
+        "page warm": "again (warm), every chart done",
     }
     for key, label in labels.items():
         values = [r[key] for r in runs if key in r]

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from service.audit import recorder as audit
@@ -132,13 +132,14 @@ def _seed_observations(session: Session, *, on_row: Progress | None) -> SeedCoun
 
 def _insert_reference_observations(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert the reference rows and audit each, as ``repository.insert_observations`` does,
-    but without ``RETURNING``: one plain executemany (several times faster on SQLite than
-    returning ids batch by batch), then the new ids read back by their source keys, which are
-    unique. The caller's transaction makes it all-or-nothing."""
+    but without ``RETURNING``: one plain executemany of the table's insert (several times
+    faster on SQLite than returning ids batch by batch, and faster than the ORM's bulk insert
+    on PostgreSQL), then the new ids read back by their source keys, which are unique. The caller's transaction makes it all-or-nothing."""
     if not rows:
         return
     values = [dict(row, revision=1) for row in rows]
-    session.execute(insert(Observation), values)
+    table = cast(Table, Observation.__table__)
+    session.execute(insert(table), values)
     ids: dict[str, int] = {}
     for part in chunks(sorted(row["source_key"] for row in values), IN_CHUNK):
         found = select(Observation.source_key, Observation.id).where(
