@@ -134,7 +134,8 @@ def _insert_reference_observations(session: Session, rows: list[dict[str, Any]])
     """Insert the reference rows and audit each, as ``repository.insert_observations`` does,
     but without ``RETURNING``: one plain executemany of the table's insert (several times
     faster on SQLite than returning ids batch by batch, and faster than the ORM's bulk insert
-    on PostgreSQL), then the new ids read back by their source keys, which are unique. The caller's transaction makes it all-or-nothing."""
+    on PostgreSQL), then the new ids read back by their source keys, which are unique. The
+    caller's transaction makes it all-or-nothing."""
     if not rows:
         return
     values = [dict(row, revision=1) for row in rows]
