@@ -360,12 +360,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _prepare_embedded(settings: Settings) -> None:
-    """The embedded default needs no setup: migrate, and load the catalogue into an empty file."""
+    """The embedded default needs no setup: migrate, and load the catalogue into an empty file.
+    A file already at the latest migration is left alone (nor is Alembic imported)."""
     from service.registry import repository
 
-    schema.upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
+        if schema.pending(engine, settings.database_url):
+            schema.upgrade(settings.database_url)
         with unit_of_work(make_sessionmaker(engine)) as session:
             empty = repository.count_models(session) == 0
     finally:
