@@ -17,11 +17,13 @@ where the time goes.
 ``--page`` also opens the charts page at ``/`` in headless Chromium (Debian's ``chromium`` and
 ``chromium-driver``, through Selenium), right after the first quote of each run: the page's own
 load time (``data-loaded-ms``: from navigation until every chart is done), cold, then again on
-the same server (warm); and, since the history chart fills in its quotes as they come, the
-time until every chart shows something (``data-drawn-ms``).
+the same server (warm); and, since the history chart fills in its quotes as they come, the time
+until every chart shows something (``data-drawn-ms``). ``--page-delay S`` opens it S seconds
+after the first quote instead of at once: a server that has been up a little while.
 
     python bench/cold_start.py                    # 5 runs on SQLite
     python bench/cold_start.py --runs 3 --phases --page
+    python bench/cold_start.py --runs 3 --page --page-delay 5
     python bench/cold_start.py --postgres postgresql://postgres@127.0.0.1/postgres
 
 Nothing here is a test; the numbers depend on the machine and its load.
@@ -212,6 +214,7 @@ def one_run(args: argparse.Namespace, run: int, chrome: Any) -> dict[str, float]
         cpu = _children_cpu() - children + _process_cpu(process.pid)
         result = {"listening": listening, "quote": quoted, "cpu": cpu}
         if chrome is not None:
+            time.sleep(args.page_delay)
             page = f"{base}/?model={H100}"
             for name in ("page", "page warm"):
                 drawn, result[name] = _page_s(chrome, page)
@@ -259,6 +262,13 @@ def main() -> int:
     parser.add_argument("--postgres", metavar="ADMIN_URL", help="cold start on a new PostgreSQL db")
     parser.add_argument("--phases", action="store_true", help="time the steps in one process")
     parser.add_argument("--page", action="store_true", help="time the charts page in Chromium")
+    parser.add_argument(
+        "--page-delay",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="open the page S seconds after the first quote (default 0: at once)",
+    )
     args = parser.parse_args()
     if args.phases:
         phases()
