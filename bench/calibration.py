@@ -4,6 +4,7 @@ Run from the repository root::
 
     python bench/calibration.py              # calibrate() at three dates, quote/residual
     python bench/calibration.py --backtest   # ... and the walk-forward backtest
+    python bench/calibration.py --profile    # ... and cProfile of one calibrate(), by cumtime
 
 Loads the shipped reference data (service/data/*.csv) with the test suite's loaders, times
 :func:`calibrate` at several ``as_of`` dates (best of ``--repeat`` runs), and the mean time
@@ -41,10 +42,32 @@ def best_of(repeat: int, run: Callable[[], object]) -> float:
     return best
 
 
+def profile_calibration(specs: object, obs: object, rates: object, top: int) -> None:
+    """cProfile of one :func:`calibrate` at the last date (after a first, unprofiled one)."""
+    import cProfile
+    import pstats
+
+    calibrate(specs, obs, rates, FRONTIER, as_of=AS_OF[-1])  # type: ignore[arg-type]
+    profiler = cProfile.Profile()
+    profiler.enable()
+    calibrate(specs, obs, rates, FRONTIER, as_of=AS_OF[-1])  # type: ignore[arg-type]
+    profiler.disable()
+    print(f"calibrate as_of={AS_OF[-1]} under cProfile, top {top} by cumulative time:")
+    pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumtime").print_stats(top)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing (best is kept)")
     parser.add_argument("--backtest", action="store_true", help="also time the backtest")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        nargs="?",
+        const=25,
+        metavar="N",
+        help="also profile calibrate() at the last date: the N top functions by cumtime",
+    )
     args = parser.parse_args(argv)
 
     specs, obs, rates = models(), observations(), fx()
@@ -72,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     per_residual = best_of(args.repeat, all_residuals) / len(specs)
     print(f"quote:    {per_quote * 1e6:8.1f} µs per call ({len(quotes)} calls)")
     print(f"residual: {per_residual * 1e6:8.1f} µs per call ({len(specs)} calls)")
+
+    if args.profile:
+        profile_calibration(specs, obs, rates, args.profile)
 
     if args.backtest:
         start = time.perf_counter()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from types import FrameType
 from typing import Any
 
@@ -21,6 +22,7 @@ from service.auth.router import router as keys_router
 from service.config import Settings
 from service.db import make_engine, make_sessionmaker
 from service.edge import InputGuardMiddleware
+from service.errors import ServiceError
 from service.finance.router import router as finance_router
 from service.freshness import DataVersionTracker
 from service.idempotency import IdempotencyMiddleware
@@ -75,8 +77,50 @@ TAGS = [
 ]
 
 
+#: On shutdown, how long to wait for the warm-up to finish the calibration it is computing.
+WARM_JOIN_S = 10.0
+#: Between two warm-up calibrations of past dates: the requests' share of the interpreter.
+WARM_PAUSE_S = 0.02
+
+
 def _operation_id(route: APIRoute) -> str:
     return route.name
+
+
+def _resume_gc(state: Resources) -> None:
+    """``gpuval serve`` pauses the garbage collector for its start-up (``service.cli``): once
+    the first calibration is in, what start-up built is set aside for good (``gc.freeze``: the
+    collector no longer walks it) and collection resumes."""
+    if state.resume_gc:
+        state.resume_gc = False
+        gc.freeze()
+        gc.enable()
+
+
+def _warm_up(state: Resources, today: date, stop: threading.Event) -> None:
+    """Start-up's background work, in order: today's calibration (the first quote's), then,
+    when ``state.warm_history``, the past dates the page at ``/`` asks for its quote history
+    (``ui.history_warm_dates``), most recent first. Each is one calibration, kept in the
+    bounded cache; ``stop`` (shutdown) ends the walk between two of them. A failure only means
+    that a request calibrates instead."""
+    state.valuer.warm(state.sessions, today)
+    _resume_gc(state)
+    if state.warm_history:
+        _warm_dates(state, ui.history_warm_dates(today), stop)
+
+
+def _warm_dates(state: Resources, days: Iterable[date], stop: threading.Event) -> None:
+    for day in days:
+        if stop.wait(WARM_PAUSE_S) or state.shutting_down:
+            return
+        try:
+            with state.sessions() as session:
+                state.valuer.context(session, as_of=day, known_at=None)
+        except ServiceError:  # before there is enough evidence: nothing to warm
+            continue
+        except Exception:
+            log.warning("warming the calibration of %s failed", day, exc_info=True)
+            return
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -99,17 +143,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.session_factory = make_sessionmaker(engine, tracker=versions)
         state.schema_head = schema.head_revision(settings.database_url)
         state.shutting_down = False
+        stop = threading.Event()
+        warming = state.warm_up = None
         if settings.warm_calibration:
-            threading.Thread(
-                target=state.valuer.warm,
-                args=(state.sessions, datetime.now(UTC).date()),
+            warming = state.warm_up = threading.Thread(
+                target=_warm_up,
+                args=(state, datetime.now(UTC).date(), stop),
                 name="warm-calibration",
                 daemon=True,
-            ).start()
+            )
+            warming.start()
+        else:
+            _resume_gc(state)
         try:
             yield
         finally:
+            stop.set()
             state.shutting_down = True
+            if warming is not None:  # at most the calibration under way
+                warming.join(timeout=WARM_JOIN_S)
+                state.warm_up = None
             versions.stop()
             engine.dispose()
 
@@ -153,7 +206,9 @@ def app_from_environment() -> FastAPI:
     the environment (each worker is a fresh interpreter)."""
     settings = Settings()
     configure_logging(settings.log_level, json_lines=settings.json_logs)
-    return create_app(settings)
+    app = create_app(settings)
+    resources(app).warm_history = True
+    return app
 
 
 class GracefulServer(uvicorn.Server):

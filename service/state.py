@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import threading
+
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,7 +29,13 @@ __all__ = ["Resources", "resources"]
 @dataclass(slots=True, kw_only=True)
 class Resources:
     """Settings, metrics and the valuer from creation; engine, sessions, tracker and the
-    schema head from startup; ``shutting_down`` from the first termination signal."""
+    schema head from startup; ``shutting_down`` from the first termination signal.
+
+    Two start-up choices of the server that builds the app (``gpuval serve`` sets both; an
+    app from ``create_app`` alone, as in tests, leaves them off): ``warm_history``, also warm
+    the calibrations of the past dates the page at ``/`` asks for, after today's; and
+    ``resume_gc``, the garbage collector was paused for start-up and is to be resumed once
+    today's calibration is in. ``warm_up`` is the thread doing that work, while it runs."""
 
     settings: Settings
     metrics: Metrics
@@ -37,6 +45,9 @@ class Resources:
     session_factory: sessionmaker[Session] | None = None
     schema_head: str | None = None
     shutting_down: bool = False
+    warm_history: bool = False
+    resume_gc: bool = False
+    warm_up: threading.Thread | None = None
 
     @property
     def sessions(self) -> sessionmaker[Session]:

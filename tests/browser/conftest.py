@@ -23,6 +23,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 from service.app import create_app
+from service.state import resources
 from tests import support
 from tests.live import database_copy, serve
 from tests.support import KEYS, Backend
@@ -104,8 +105,11 @@ def browser(chromium: tuple[str, str], downloads: Path) -> Iterator[webdriver.Ch
 def running_server(
     backend: Backend, template_url: str, tmp: Path, **settings: object
 ) -> Iterator[str]:
+    """Started as ``gpuval serve`` starts: today's calibration, then the page's history dates,
+    warmed in the background."""
     with database_copy(backend, template_url, tmp) as url:
-        app = create_app(support.settings_for(url, **settings))
+        app = create_app(support.settings_for(url, **{"warm_calibration": True, **settings}))
+        resources(app).warm_history = True
         with serve(app) as base:
             yield base
 

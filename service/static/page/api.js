@@ -62,8 +62,11 @@ export async function allItems(path, params = {}) {
   return items;
 }
 
-/** Run the task functions at most `limit` at a time; results in order, as from allSettled. */
-export async function settleAll(tasks, limit) {
+/**
+ * Run the task functions at most `limit` at a time; results in order, as from allSettled.
+ * `onSettled(index, result)`, if given, is told of each result as it comes.
+ */
+export async function settleAll(tasks, limit, onSettled = () => {}) {
   const results = new Array(tasks.length);
   let next = 0;
   async function worker() {
@@ -74,6 +77,7 @@ export async function settleAll(tasks, limit) {
       } catch (reason) {
         results[index] = { status: "rejected", reason };
       }
+      onSettled(index, results[index]);
     }
   }
   await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));

@@ -16,7 +16,8 @@ import {
 } from "./charts.js";
 
 const DEFAULT_MODEL = "nvidia-h100-sxm5-80gb";
-const HISTORY_POINTS = 14; // quotes in the history chart: each is a calibration on its date
+const HISTORY_POINTS = 14; // quotes in the history chart: each is a calibration on its date,
+// which a server warms at start-up (HISTORY_POINTS and history_warm_dates in service/ui.py)
 const CONCURRENT_QUOTES = 3;
 const TERMS = [
   ["on_demand", 0],
@@ -103,13 +104,31 @@ async function drawHistory(fig, slug, asOf) {
     })
   ).filter((o) => o.unit !== "gpu");
   const first = observations.length ? observations[0].observed_on : asOf.slice(0, 4) + "-01-01";
-  const dates = historyDates(first, asOf);
-  const settled = await settleAll(
+  // Most recent first: on a server that has just started, those are the calibrations it has
+  // (it warms the valuation date, then these dates going back); the chart is drawn with the
+  // observations at once and again as each quote comes in.
+  const dates = historyDates(first, asOf).reverse();
+  const settled = new Array(dates.length);
+  const drawSoFar = () => plotHistory(fig, slug, observations, settled.filter(Boolean), dates.length);
+  if (observations.length) drawSoFar();
+  await settleAll(
     dates.map((day) => () => getJSON("quote", { model: slug, as_of: day, term: "on_demand" })),
     CONCURRENT_QUOTES,
+    (index, result) => {
+      settled[index] = result;
+      if (result.status === "fulfilled" || observations.length) drawSoFar();
+    },
   );
-  const quotes = settled.filter((r) => r.status === "fulfilled").map((r) => r.value);
+  plotHistory(fig, slug, observations, settled, dates.length);
+}
+
+function plotHistory(fig, slug, observations, settled, expected) {
+  const quotes = settled
+    .filter((r) => r.status === "fulfilled")
+    .map((r) => r.value)
+    .sort((a, b) => (a.as_of < b.as_of ? -1 : a.as_of > b.as_of ? 1 : 0));
   const refused = settled.filter((r) => r.status === "rejected");
+  const pending = expected - settled.length;
   if (!quotes.length && !observations.length) {
     const reason = refused.length ? describe(refused[0].reason).message : "no data";
     return showEmpty(fig, `No quotes or observations for this model: ${reason}`);
@@ -135,6 +154,7 @@ async function drawHistory(fig, slug, asOf) {
     ...observations.map((o) => [o.observed_on, "observation", o.price, "", "", "", "", o.provider]),
   ].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const skipped = refused.length ? ` ${refused.length} date(s) without a quote were left out.` : "";
+  const waiting = pending > 0 ? ` Loading ${pending} more quote(s)…` : "";
   drawChart(fig, {
     data,
     time: true,
@@ -145,7 +165,9 @@ async function drawHistory(fig, slug, asOf) {
       line("Low", COLOURS.grey, { dash: [4, 4], width: 1 }),
       line("High", COLOURS.grey, { dash: [4, 4], width: 1 }),
     ],
-    note: `${quotes.length} quotes, ${observations.length} observations (USD, on demand).${skipped}`,
+    note:
+      `${quotes.length} quotes, ${observations.length} observations (USD, on demand).` +
+      `${skipped}${waiting}`,
     csv: {
       filename: `quote-history-${slug}.csv`,
       columns: ["date", "kind", "usd_per_gpu_hour", "low", "high", "observations_used",
@@ -286,6 +308,19 @@ async function guarded(fig, draw) {
   }
 }
 
+/** Call `done` once no figure is loading any more. */
+function whenAllDrawn(figures, done) {
+  const drawn = () => figures.every((f) => f.dataset.state !== "loading");
+  if (drawn()) return done();
+  const observer = new MutationObserver(() => {
+    if (drawn()) {
+      observer.disconnect();
+      done();
+    }
+  });
+  for (const f of figures) observer.observe(f, { attributes: true, attributeFilter: ["data-state"] });
+}
+
 async function render(models) {
   const started = performance.now();
   const slug = $("#model").value;
@@ -295,13 +330,19 @@ async function render(models) {
   showFacts(model);
   status(`Valuing ${slug} on ${asOf}…`);
   document.documentElement.dataset.charts = "loading";
-  await Promise.all([
+  const drawing = [
     guarded(figure("terms"), () => drawTerms(figure("terms"), slug, asOf)),
     guarded(figure("premises"), () => drawPremises(figure("premises"), slug, asOf)),
     guarded(figure("fp8"), () => drawFp8(figure("fp8"), slug, asOf, model)),
     guarded(figure("fleet"), () => drawFleet(figure("fleet"), asOf)),
     guarded(figure("history"), () => drawHistory(figure("history"), slug, asOf)),
-  ]);
+  ];
+  whenAllDrawn([...document.querySelectorAll("figure")], () => {
+    // Since navigation start, the first time: every chart shows something (the history may
+    // still be filling in its quotes).
+    document.documentElement.dataset.drawnMs ??= String(Math.round(performance.now()));
+  });
+  await Promise.all(drawing);
   const elapsed = performance.now() - started;
   document.documentElement.dataset.charts = "done";
   document.documentElement.dataset.chartsMs = String(Math.round(elapsed));
