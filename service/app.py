@@ -266,6 +266,7 @@ def _declare_problem_schema(app: FastAPI) -> None:
         schemas["Problem"] = defs
         if not resources(app).settings.require_read_key:
             _declare_open_reads(app, spec)
+            openapi_names.declare_optional_security(spec)
         openapi_names.name_enums(spec)
         app.openapi_schema = spec
         return spec

@@ -39,23 +39,47 @@ def observations(
     session: Session, *, as_of: date, known_at: datetime | None
 ) -> list[engine.Observation]:
     """Observations dated on or before ``as_of`` (and recorded by ``known_at``), in id order."""
-    stmt = select(Observation).where(Observation.observed_on <= as_of).order_by(Observation.id)
+    columns = (
+        Observation.observed_on,
+        Observation.model_slug,
+        Observation.kind,
+        Observation.price,
+        Observation.currency,
+        Observation.term,
+        Observation.condition,
+        Observation.provider,
+        Observation.notes,
+        Observation.recorded_at,
+    )
+    # plain column tuples, not ORM objects: a calibration reads every observation
+    stmt = select(*columns).where(Observation.observed_on <= as_of).order_by(Observation.id)
     if known_at is not None:
         stmt = stmt.where(Observation.recorded_at <= known_at)
     return [
         engine.Observation(
-            observed_on=o.observed_on,
-            model_slug=o.model_slug,
-            kind=o.kind,  # type: ignore[arg-type]
-            price=o.price,
-            currency=o.currency,
-            term=o.term,  # type: ignore[arg-type]
-            condition=o.condition,  # type: ignore[arg-type]
-            provider=o.provider,
-            notes=o.notes,
-            recorded_at=o.recorded_at,
+            observed_on=observed_on,
+            model_slug=model_slug,
+            kind=kind,  # type: ignore[arg-type]  # the table's check constraint
+            price=price,
+            currency=currency,
+            term=term,  # type: ignore[arg-type]
+            condition=condition,  # type: ignore[arg-type]
+            provider=provider,
+            notes=notes,
+            recorded_at=recorded_at,
         )
-        for o in session.scalars(stmt)
+        for (
+            observed_on,
+            model_slug,
+            kind,
+            price,
+            currency,
+            term,
+            condition,
+            provider,
+            notes,
+            recorded_at,
+        ) in session.execute(stmt)
     ]
 
 
