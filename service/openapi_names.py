@@ -32,7 +32,7 @@ from service.engine.types import (
     Term,
 )
 from service.engine.types import Convention as MacrsConvention
-from service.valuation.fleet.valuation import Regime
+from service.valuation.fleet.lines import Regime
 from service.valuation.schemas import QuoteSegment
 
 VOCABULARIES: dict[str, Any] = {

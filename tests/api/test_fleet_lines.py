@@ -20,8 +20,8 @@ from service.engine.schedule import METHODS, Change, monthly_schedule
 from service.engine.types import Premise
 from service.reference import calibration
 from service.valuation import fleet
+from service.valuation.fleet import ages as ages_module
 from service.valuation.fleet import csv_export
-from service.valuation.fleet import valuation as valuation_module
 from service.valuation.fleet.repository import AssetBatch, ChangeRow
 from service.valuation.service import Context, months_in_service
 
@@ -334,7 +334,7 @@ def test_ages_at_once_are_the_ages_one_by_one(as_of: date) -> None:
     """Every in-service date of ten years before ``as_of`` (and some after it), month ends and
     leap days included: the vectorised age is ``months_in_service``, float for float."""
     days = [*range(-40, 3700), 18_300, 18_263, 25_000]
-    got = valuation_module.ages_in_months(as_of, np.array(days, dtype=np.int64)).tolist()
+    got = ages_module.ages_in_months(as_of, np.array(days, dtype=np.int64)).tolist()
     for d, age in zip(days, got, strict=True):
         start = date.fromordinal(as_of.toordinal() - d)
         assert age == min(months_in_service(start, as_of), 600.0), start

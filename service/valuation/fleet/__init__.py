@@ -48,8 +48,10 @@ page.
 
 from __future__ import annotations
 
+from service.valuation.fleet.ages import closed_month
 from service.valuation.fleet.csv_export import CSV_CHUNK_ROWS, CSV_HEADER, csv_chunks
 from service.valuation.fleet.fx import Rate, rates_for
+from service.valuation.fleet.lines import AssetLine, FairTable, FairTables, Lines
 from service.valuation.fleet.repository import (
     AssetBatch,
     asset_batches,
@@ -59,14 +61,7 @@ from service.valuation.fleet.repository import (
     fleet_models,
 )
 from service.valuation.fleet.totals import CurrencyTotals, Totals
-from service.valuation.fleet.valuation import (
-    AssetLine,
-    FairTable,
-    FairTables,
-    FleetValuation,
-    Lines,
-    closed_month,
-)
+from service.valuation.fleet.valuation import FleetValuation
 
 __all__ = [
     "CSV_CHUNK_ROWS",

@@ -17,9 +17,11 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from service.valuation.fleet.ages import month_text
+from service.valuation.fleet.lines import Fair, Lines
 from service.valuation.fleet.repository import AssetBatch
 from service.valuation.fleet.totals import CurrencyTotals, Totals
-from service.valuation.fleet.valuation import Fair, FleetValuation, Lines, month_text
+from service.valuation.fleet.valuation import FleetValuation
 
 __all__ = ["CSV_CHUNK_ROWS", "CSV_HEADER", "csv_chunks", "field", "money", "money_column"]
 

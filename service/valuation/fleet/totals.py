@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from service.valuation.fleet.valuation import Lines
+from service.valuation.fleet.lines import Lines
 
 __all__ = ["CurrencyTotals", "Totals"]
 

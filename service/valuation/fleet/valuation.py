@@ -13,14 +13,9 @@ amount is rounded once, half up on its shortest decimal, and sums of cents are e
 
 from __future__ import annotations
 
-import calendar
-import threading
-from collections import OrderedDict
-from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from datetime import date
-from decimal import Decimal
-from typing import Literal, cast
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -32,80 +27,16 @@ from service.engine.schedule import Change, Method
 from service.engine.types import Premise, cents
 from service.errors import FieldError, InvalidInput
 from service.finance.service import BookTerms
+from service.valuation.fleet.ages import EPOCH, ages_in_months, closed_month, first_days, months_of
 from service.valuation.fleet.fx import Rate
+from service.valuation.fleet.lines import Fair, FairTable, Ints, Lines, Regime
 from service.valuation.fleet.repository import AssetBatch
-from service.valuation.service import Context, months_in_service
+from service.valuation.service import Context
 
-__all__ = [
-    "AssetLine",
-    "Fair",
-    "FairTable",
-    "FairTables",
-    "FleetValuation",
-    "Lines",
-    "closed_month",
-]
+__all__ = ["FleetValuation"]
 
-Regime = Literal["frontier", "behind"]
-Ints = npt.NDArray[np.int64]
-Bools = npt.NDArray[np.bool_]
 
 _CODES: dict[str, int] = {str(name): code for name, code in METHOD_CODES.items()}
-MAX_AGE_MONTHS = 600.0
-_EPOCH = date(1970, 1, 1).toordinal()
-
-
-def closed_month(as_of: date) -> date:
-    """First day of the last month closed on ``as_of``: its own month on its last day."""
-    if as_of.day == calendar.monthrange(as_of.year, as_of.month)[1]:
-        return as_of.replace(day=1)
-    if as_of.month == 1:
-        return date(as_of.year - 1, 12, 1)
-    return date(as_of.year, as_of.month - 1, 1)
-
-
-def _age_months(as_of: date, days: int) -> float:
-    """The age of a unit in service ``days`` days before ``as_of``, as ``/residual`` counts it.
-
-    On one ``as_of`` the days in service determine the in-service date (and 0 days covers every
-    unit not yet in service), so grouping assets by days groups them by age.
-    """
-    start = date.fromordinal(as_of.toordinal() - days)
-    return min(months_in_service(start, as_of), MAX_AGE_MONTHS)
-
-
-def ages_in_months(as_of: date, days: Ints) -> npt.NDArray[np.float64]:
-    """:func:`_age_months` of each of ``days`` at once, float for float: the same whole months
-    (calendar months with the day clamped to the month's end, each counted from the in-service
-    date) plus the same fraction, ``elapsed days / days between anniversaries``, in the same
-    IEEE operations."""
-    end = as_of.toordinal() - _EPOCH
-    start = end - np.asarray(days, dtype=np.int64)
-    first = _months(start)  # year × 12 + month − 1 of the in-service date
-    day = start - _first_days(first) + 1
-    whole = (as_of.year * 12 + as_of.month - 1) - first
-
-    def later(months: Ints) -> Ints:  # the in-service date ``months`` calendar months on
-        target = first + months
-        begin = _first_days(target)
-        date_: Ints = begin + np.minimum(day, _first_days(target + 1) - begin) - 1
-        return date_
-
-    whole = np.where(later(whole) > end, whole - 1, whole)
-    anniversary, following = later(whole), later(whole + 1)
-    with np.errstate(all="ignore"):  # units not in service yet: 0 below
-        age = whole + (end - anniversary) / (following - anniversary)
-    out: npt.NDArray[np.float64] = np.where(start >= end, 0.0, np.minimum(age, MAX_AGE_MONTHS))
-    return out
-
-
-def _decimal(cents_: int) -> Decimal:
-    return Decimal(cents_).scaleb(-2)
-
-
-def month_text(index: int) -> str:
-    """``YYYY-MM`` of a month counted as ``year × 12 + month − 1``."""
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
 def _round_cents(amount: npt.NDArray[np.float64]) -> Ints:
@@ -114,147 +45,6 @@ def _round_cents(amount: npt.NDArray[np.float64]) -> Ints:
     for i in np.flatnonzero(amount < 0).tolist():
         out[i] = int(cents(float(amount[i])) * 100)
     return out
-
-
-# --- lines ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Fair:
-    """What the engine says about one (model, age in days) on ``as_of``; USD per GPU, and the
-    age in months the answer shows (rounded to two decimals)."""
-
-    value_per_gpu_usd: float
-    regime: Regime
-    frontier_precision: str
-    remaining_life_months: float
-    age_months: float
-
-
-@dataclass(frozen=True, slots=True)
-class AssetLine:
-    """One asset valued on ``as_of``; money in ``currency``, to the cent."""
-
-    asset_id: int
-    tag: str
-    model: str
-    status: str
-    gpu_count: int
-    in_service_on: date
-    age_months: float
-    currency: str
-    acquisition_cost: Decimal
-    book_month: str | None
-    book_value: Decimal
-    fair_value_per_gpu: Decimal
-    fair_value: Decimal
-    difference: Decimal
-    impaired: bool
-    regime: Regime
-    frontier_precision: str
-    remaining_life_months: float
-
-
-@dataclass(frozen=True, slots=True)
-class Lines:
-    """A batch valued: one entry per asset in every column; money in integer cents.
-
-    ``key`` indexes each asset's (model, days in service) in ``facts``, the valuation's table
-    (shared by every batch of a request); ``month`` is the book month reported, counted as
-    ``year × 12 + month − 1``, or -1 before the first month closes; ``start`` the in-service
-    dates in days since 1970-01-01.
-    """
-
-    assets: AssetBatch
-    start: Ints
-    currency: list[str]
-    key: Ints
-    facts: list[Fair]
-    month: Ints
-    acquisition_cost: Ints
-    book_value: Ints
-    fair_value_per_gpu: Ints
-    fair_value: Ints
-    difference: Ints
-    impaired: Bools
-
-    def __len__(self) -> int:
-        return len(self.currency)
-
-    @property
-    def fair(self) -> list[Fair]:
-        facts = self.facts
-        return [facts[k] for k in self.key.tolist()]
-
-    @property
-    def age_months(self) -> list[float]:
-        return [fair.age_months for fair in self.fair]
-
-    @property
-    def book_month(self) -> list[str | None]:
-        return [None if m < 0 else month_text(m) for m in self.month.tolist()]
-
-    def item(self, i: int) -> AssetLine:
-        a, fair = self.assets, self.facts[int(self.key[i])]
-        month = int(self.month[i])
-        return AssetLine(
-            asset_id=a.id[i],
-            tag=a.tag[i],
-            model=a.model[i],
-            status=a.status[i],
-            gpu_count=a.gpu_count[i],
-            in_service_on=a.in_service_on[i],
-            age_months=fair.age_months,
-            currency=self.currency[i],
-            acquisition_cost=_decimal(int(self.acquisition_cost[i])),
-            book_month=None if month < 0 else month_text(month),
-            book_value=_decimal(int(self.book_value[i])),
-            fair_value_per_gpu=_decimal(int(self.fair_value_per_gpu[i])),
-            fair_value=_decimal(int(self.fair_value[i])),
-            difference=_decimal(int(self.difference[i])),
-            impaired=bool(self.impaired[i]),
-            regime=fair.regime,
-            frontier_precision=fair.frontier_precision,
-            remaining_life_months=round(fair.remaining_life_months, 2),
-        )
-
-
-class FairTable:
-    """What the engine says on one question (calibration, ``as_of``, premise, assumptions) per
-    key (model, days in service): each model's engine state, the facts of each key in the
-    order the keys were first met, and each key's per-GPU value in cents per currency.
-
-    It only grows, under its lock, so valuations of the same question may share it, one
-    after the other or at once: a key valued for one request is not valued again for the next.
-    """
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.models: dict[str, ModelValues] = {}
-        self.keys: dict[tuple[str, int], int] = {}
-        self.facts: list[Fair] = []
-        self.per_gpu: dict[str, Ints] = {}
-
-
-class FairTables:
-    """The :class:`FairTable` of the last ``capacity`` questions asked (a bounded LRU): a
-    table holds one entry per distinct (model, age in days) of a fleet, a few MB for 100,000
-    assets, so only a few are kept."""
-
-    def __init__(self, capacity: int = 4) -> None:
-        self.capacity = capacity
-        self._lock = threading.Lock()
-        self._tables: OrderedDict[Hashable, FairTable] = OrderedDict()
-
-    def get(self, key: Hashable) -> FairTable:
-        with self._lock:
-            table = self._tables.get(key)
-            if table is None:
-                table = self._tables[key] = FairTable()
-                while len(self._tables) > self.capacity:
-                    self._tables.popitem(last=False)
-            self._tables.move_to_end(key)
-            return table
 
 
 class FleetValuation:
@@ -299,8 +89,8 @@ class FleetValuation:
 
     def value(self, batch: AssetBatch) -> Lines:
         n = len(batch)
-        start = np.array([d.toordinal() for d in batch.in_service_on], dtype=np.int64) - _EPOCH
-        days = np.maximum(self.as_of.toordinal() - _EPOCH - start, 0)
+        start = np.array([d.toordinal() for d in batch.in_service_on], dtype=np.int64) - EPOCH
+        days = np.maximum(self.as_of.toordinal() - EPOCH - start, 0)
         key = self._key_of(batch.model, days.tolist())
         out = [self.currency] * n if self.currency else batch.currency
         per_gpu = self._per_gpu_cents(key, out)
@@ -310,7 +100,7 @@ class FleetValuation:
         cost = self._convert(
             round_cents(np.array(batch.cost, dtype=np.float64)), batch.currency, out
         )
-        first = _months(start)
+        first = months_of(start)
         return Lines(
             assets=batch,
             start=start,
@@ -416,9 +206,9 @@ class FleetValuation:
     def _book(self, batch: AssetBatch, start: Ints) -> tuple[Ints, Ints]:
         """(schedule row reported or -1, closing book value in cents) per asset."""
         changes = batch.changes
-        months = _months(start)
+        months = months_of(start)
         year, month = months // 12, months % 12 + 1
-        day = start - _first_days(months) + 1
+        day = start - first_days(months) + 1
         values = closing_book_values(
             cost=np.array(batch.cost, dtype=np.float64),
             salvage=np.array(batch.salvage, dtype=np.float64),
@@ -477,17 +267,3 @@ class FleetValuation:
         out = amount.copy()
         out[moved] = round_cents(amount[moved] / 100.0 * usd / per)
         return out
-
-
-def _months(days: Ints) -> Ints:
-    """Days since 1970-01-01 → their month, counted as ``year × 12 + month − 1``."""
-    months: Ints = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    return months + 1970 * 12
-
-
-def _first_days(months: Ints) -> Ints:
-    """Months counted as ``year × 12 + month − 1`` → their first day, in days since 1970."""
-    first: Ints = (
-        (months - 1970 * 12).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    )
-    return first
