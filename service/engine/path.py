@@ -111,21 +111,39 @@ def _segment_end(path: RentPath, index: int) -> float:
 
 
 def end_of_life(path: RentPath, unit: UnitEconomics) -> float:
-    """First τ with ``u·R(τ) <= C + r·S/H``, capped at the physical life left.
+    """When the owner retires the unit: the retirement date that maximises its value
+    (:func:`value_at` from now), among the dates where its rent falls below the cost of
+    keeping it, ``u·R(τ) = C + r·S/H``, and the end of its physical life.
 
-    Solved segment by segment: ``τ = start + ln(u·R_start / (C + r·S/H)) / λ``.
-    """
+    On a path that only falls this is the first such date, as in the textbook optimal
+    replacement rule (keep an asset while its earnings cover the cost of keeping it). A path
+    bootstrapped from term quotes of different sellers can also dip between two terms and
+    recover; retiring in the dip is then one candidate among others, and a unit whose later
+    rents pay for the dip is kept through it. On each segment earning above the hurdle at its
+    start, the crossing is ``τ = start + ln(u·R_start / (C + r·S/H)) / λ`` (the segment's end
+    where it is not reached)."""
     hurdle = unit.cost + unit.rate * unit.scrap / HOURS_PER_YEAR
+    candidates: list[float] = []
+    earning_before = math.inf
     for index, seg in enumerate(path.segments):
-        end = _segment_end(path, index)
+        if seg.start >= unit.life_left:
+            break
         earning = unit.utilisation * seg.rent
-        if earning <= hurdle:
-            return min(seg.start, unit.life_left)
-        if seg.decline > 0.0:
+        if earning <= hurdle < earning_before:
+            candidates.append(seg.start)  # a step down through the hurdle
+        end = min(_segment_end(path, index), unit.life_left)
+        earning_before = earning * math.exp(-seg.decline * (end - seg.start))
+        if earning > hurdle and seg.decline > 0.0:
             crossing = seg.start + math.log(earning / hurdle) / seg.decline
             if crossing < end:
-                return min(crossing, unit.life_left)
-    return unit.life_left
+                candidates.append(crossing)
+                earning_before = hurdle
+    if earning_before > hurdle or not candidates:
+        candidates.append(unit.life_left)
+    candidates = sorted({min(c, unit.life_left) for c in candidates})
+    if len(candidates) == 1:
+        return candidates[0]
+    return max(candidates, key=lambda end: (value_at(path, unit, 0.0, end), -end))
 
 
 def value_at(path: RentPath, unit: UnitEconomics, tau: float, end: float) -> float:

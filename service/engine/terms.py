@@ -4,6 +4,7 @@ bootstrapped from them (the forward curve a unit on contract earns)."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from service.engine.calibration import Calibration
 from service.engine.income import annuity
@@ -11,7 +12,15 @@ from service.engine.path import RentPath, Segment, rent_at
 from service.engine.state import State
 from service.engine.types import FIXED_TERM_YEARS
 
-__all__ = ["PRIOR_LOG_SPOT", "contract_path", "term_factor", "term_rate"]
+__all__ = [
+    "PRIOR_LOG_SPOT",
+    "TermRate",
+    "contract_path",
+    "fixed_term_rates",
+    "non_decreasing",
+    "term_factor",
+    "term_rate",
+]
 
 #: Spot against on-demand where no seller quotes both (an assumption): interruptible capacity
 #: lists at roughly half to two thirds of on-demand on public cards.
@@ -60,22 +69,81 @@ def _panel_log_factor(cal: Calibration, behind: bool, term: str) -> float | None
     return best
 
 
-def term_rate(
-    cal: Calibration, st: State, term: str
-) -> tuple[float, float, str, float, float, float]:
-    """(rate, term factor, its source, term-sellers factor, own-term factor, own credibility)
-    of ``term`` at the state's level.
+@dataclass(frozen=True, slots=True)
+class TermRate:
+    """A term's rate at the state's level and its parts: ``rate = rent × factor × sellers ×
+    own_term × no_arbitrage``."""
+
+    rate: float
+    factor: float
+    source: str
+    sellers: float
+    own_term: float
+    own_weight: float
+    no_arbitrage: float
+
+
+def term_rate(cal: Calibration, st: State, term: str) -> TermRate:
+    """The rate of ``term`` at the state's level.
 
     Like for like (one seller), a commitment costs less per hour than on-demand: the term
     factor ``ψ·lev < 1``. At the market level a term's quote also carries who sells it (the
     term-sellers factor) and the model's own prices for it, so a one-year market quote may sit
     above the on-demand market when only premium sellers offer one-year contracts: the data
-    say so, and the components show it."""
+    say so, and the components show it. Fixed terms are then made free of arbitrage together
+    (:func:`fixed_term_rates`)."""
+    if term in FIXED_TERM_YEARS:
+        return fixed_term_rates(cal, st)[term]
+    return _raw_term_rate(cal, st, term)
+
+
+def _raw_term_rate(cal: Calibration, st: State, term: str) -> TermRate:
     factor, source = term_factor(cal, st, term)
     sellers = math.exp(cal.panel.term_sellers.get(term, 0.0)) if st.level.kind == "market" else 1.0
     own_term, own_weight = own_term_factor(cal, st, term, math.log(st.rent * factor * sellers))
     rate = st.rent * factor * sellers * own_term
-    return rate, factor, source, sellers, own_term, own_weight
+    return TermRate(rate, factor, source, sellers, own_term, own_weight, 1.0)
+
+
+def fixed_term_rates(cal: Calibration, st: State) -> dict[str, TermRate]:
+    """Every fixed term's rate, free of arbitrage: a longer commitment is never worth less in
+    total than a shorter one, ``q_T·ann(r, T)`` non-decreasing in T. Market quotes of
+    different terms come from different sellers (one-year cards from premium sellers,
+    two-year cards from a cheap one), and taken one by one they priced a two-year lease below
+    a one-year lease in total for a quarter of models and dates on the shipped data: a lessee
+    would take the two-year lease and walk away after a year. Where the totals fall, they are
+    pooled to their mean by the pool-adjacent-violators algorithm (the least-squares
+    non-decreasing fit, Barlow, Bartholomew, Bremner & Brunk 1972, *Statistical Inference
+    under Order Restrictions*), and each rate is its pooled total over ``ann(r, T)``: the
+    ``no_arbitrage`` factor in the components."""
+    r = st.unit.rate
+    terms = sorted(FIXED_TERM_YEARS.items(), key=lambda kv: kv[1])
+    raw = {term: _raw_term_rate(cal, st, term) for term, _ in terms}
+    totals = non_decreasing([raw[term].rate * annuity(r, years) for term, years in terms])
+    out = {}
+    for (term, years), total in zip(terms, totals, strict=True):
+        q = raw[term]
+        fix = total / annuity(r, years) / q.rate if q.rate > 0 else 1.0
+        out[term] = TermRate(
+            q.rate * fix, q.factor, q.source, q.sellers, q.own_term, q.own_weight, fix
+        )
+    return out
+
+
+def non_decreasing(values: list[float]) -> list[float]:
+    """The least-squares non-decreasing fit of ``values`` (equal weights): pool adjacent
+    violators, each pooled block at its mean.
+
+    >>> non_decreasing([1.0, 3.0, 2.0, 4.0])
+    [1.0, 2.5, 2.5, 4.0]
+    """
+    blocks: list[tuple[float, int]] = []  # (sum, count)
+    for value in values:
+        blocks.append((value, 1))
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
+            top = blocks.pop()
+            blocks[-1] = (blocks[-1][0] + top[0], blocks[-1][1] + top[1])
+    return [total / count for total, count in blocks for _ in range(count)]
 
 
 def contract_path(cal: Calibration, st: State) -> RentPath:
@@ -89,8 +157,9 @@ def contract_path(cal: Calibration, st: State) -> RentPath:
     terms = sorted(FIXED_TERM_YEARS.items(), key=lambda kv: kv[1])
     segments = []
     previous_pv, previous_t = 0.0, 0.0
+    rates = fixed_term_rates(cal, st)
     for term, years in terms:
-        pv = term_rate(cal, st, term)[0] * annuity(r, years)
+        pv = rates[term].rate * annuity(r, years)
         forward = (pv - previous_pv) / (math.exp(-r * previous_t) * annuity(r, years - previous_t))
         segments.append(Segment(previous_t, max(forward, 0.0), 0.0))
         previous_pv, previous_t = pv, years

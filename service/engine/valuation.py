@@ -9,7 +9,8 @@ unit's remaining life, weighted by survival), market (the sale model, anchored o
 own sales) and cost (new-equivalent price less physical depreciation).
 
 Every number is rebuilt from its ``components``: ``rate = market_level × level_factor ×
-what_if_factor × projection_factor × term_factor × term_sellers_factor × own_term_factor``
+what_if_factor × projection_factor × term_factor × term_sellers_factor × own_term_factor ×
+no_arbitrage_factor``
 and ``value = premise_factor × Σ weight × approach``.
 """
 
@@ -103,14 +104,16 @@ def quote(
         segment=segment,
         provider=provider,
     )
-    rate, factor, source, sellers, own_term, own_weight = term_rate(cal, st, term)
+    t = term_rate(cal, st, term)
+    rate = t.rate
     lo, hi = band(cal, st, 0.0 if term == "on_demand" else TERM_VARIANCE)
     components = _components(cal, st) | {
-        "term_factor": factor,
-        "term_source": source,
-        "term_sellers_factor": sellers,
-        "own_term_factor": own_term,
-        "own_term_credibility": own_weight,
+        "term_factor": t.factor,
+        "term_source": t.source,
+        "term_sellers_factor": t.sellers,
+        "own_term_factor": t.own_term,
+        "own_term_credibility": t.own_weight,
+        "no_arbitrage_factor": t.no_arbitrage,
         "rate_per_gpu_hour": rate,
     }
     request = {

@@ -313,12 +313,12 @@ async def test_fair_values_are_the_engine_residuals(reader: httpx.AsyncClient) -
         assert forced[tag]["book_value"] == market[tag]["book_value"]
 
 
-async def test_non_fp8_falls_far_below_book_while_fp8_stays_closer(
+async def test_regimes_and_impairment_flags_follow_the_engine(
     reader: httpx.AsyncClient,
 ) -> None:
-    """Without FP8 a GPU is in its decline cycle. For two assets of one vintage (same
-    in-service date and life, so the same book fraction) the non-FP8 one's fair value is the
-    lower fraction of its book value; the H100s of both vintages stay above book."""
+    """Each line carries its model's regime on ``as_of`` (the A100s without FP8 behind the
+    frontier, the B200 at it) and is flagged impaired exactly when its fair value is below its
+    book value; the H100s of both vintages stay above book."""
     items = await by_tag(reader)
 
     def cover(tag: str) -> float:
@@ -326,9 +326,11 @@ async def test_non_fp8_falls_far_below_book_while_fp8_stays_closer(
 
     for non_fp8, fp8 in VINTAGES:
         assert items[non_fp8]["regime"] == "behind"
-        assert cover(non_fp8) < cover(fp8)
+        assert items[non_fp8]["fair_value_per_gpu"] < items[fp8]["fair_value_per_gpu"]
     for _, fp8 in VINTAGES:
         assert not items[fp8]["impaired"] and cover(fp8) > 1
+    for item in items.values():
+        assert item["impaired"] == (item["fair_value"] < item["book_value"])
     assert items["B200-2025-US"]["regime"] == "frontier"
 
 
