@@ -143,15 +143,50 @@ def _kind_for(status: int) -> str:
     return HTTPStatus(status).phrase.lower().replace(" ", "-").replace("'", "")
 
 
+_EXAMPLES: dict[int, tuple[str, str, list[dict[str, str]] | None]] = {
+    400: ("bad-request", "The cursor is not one this service issued.", None),
+    401: ("unauthorized", "This operation needs an API key with the `write` scope.", None),
+    403: ("forbidden", "The key 'fleet-reader' lacks the `write` scope.", None),
+    404: ("not-found", "No GPU model with slug 'nvidia-x999'.", None),
+    409: ("conflict", "A GPU model with slug 'nvidia-h100-sxm5-80gb' already exists; PUT it to "
+          "replace.", None),
+    412: ("precondition-failed", 'If-Match "7" does not match the current ETag "9"; fetch it '
+          "again.", None),
+    413: ("payload-too-large", "Imports are limited to 32 MiB; split the file.", None),
+    422: ("validation-error", "The request has invalid fields; see `errors`.",
+          [{"field": "query.term", "reason": "Input should be 'on_demand', 'spot', '1m', '3m', "
+            "'6m', '1y', '2y' or '3y'"}]),
+    428: ("precondition-required", 'Send If-Match with the ETag of your last read (current: '
+          '"9") to change this.', None),
+    503: ("database-unavailable", "The database is unreachable; retry shortly.", None),
+}  # fmt: skip
+"""An example answer per status for the OpenAPI (each with its own type, title and detail, so
+Swagger UI does not show a 404 under every error code)."""
+
+
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries declaring problem+json for the given statuses."""
-    return {
-        status: {
-            "description": HTTPStatus(status).phrase,
-            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    """OpenAPI ``responses`` entries declaring problem+json for the given statuses, each with
+    an example of that status."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        kind, detail, errors = _EXAMPLES.get(status, (_kind_for(status), "", None))
+        example = {
+            "type": PROBLEM_BASE + kind,
+            "title": HTTPStatus(status).phrase,
+            "status": status,
+            "detail": detail or HTTPStatus(status).description,
+            "errors": errors,
         }
-        for status in statuses
-    }
+        out[status] = {
+            "description": HTTPStatus(status).phrase,
+            "content": {
+                PROBLEM_JSON: {
+                    "schema": {"$ref": "#/components/schemas/Problem"},
+                    "example": example,
+                }
+            },
+        }
+    return out
 
 
 _BRANCH_TAG = re.compile(r"^[A-Z]\w*$|[\[\]()]")

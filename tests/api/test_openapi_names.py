@@ -90,3 +90,21 @@ def test_no_scheme_no_declaration() -> None:
     spec: dict[str, Any] = {"paths": {}, "components": {"schemas": {}}}
     declare_optional_security(spec)
     assert "security" not in spec
+
+
+def test_every_error_answer_has_an_example_of_its_own_status() -> None:
+    """Swagger UI shows each declared error with an example of that error (its status, title
+    and type), not one 404 under every code."""
+    seen = set()
+    for path in SPEC["paths"].values():
+        for operation in path.values():
+            for code, answer in operation.get("responses", {}).items():
+                problem = answer.get("content", {}).get("application/problem+json")
+                if problem is None:
+                    continue
+                example = problem["example"]
+                assert example["status"] == int(code)
+                assert example["type"].startswith("urn:gpuval:problem:")
+                assert example["title"] and example["detail"]
+                seen.add(int(code))
+    assert {401, 404, 422} <= seen
