@@ -33,6 +33,8 @@ from service.common.fields import (
 from service.engine.types import Condition, Kind, Precision, PriceUnit, Segment, Term
 from service.text import ONE_LINE
 
+# The reference catalogue's own H100 row (service/data/gpu_models.csv), so that an example
+# answer matches what GET /models/nvidia-h100-sxm5-80gb returns.
 _H100: dict[str, JsonValue] = {
     "slug": "nvidia-h100-sxm5-80gb",
     "vendor": "NVIDIA",
@@ -40,17 +42,18 @@ _H100: dict[str, JsonValue] = {
     "variant": "SXM5 80GB",
     "architecture": "Hopper",
     "segment": "datacenter",
-    "release_date": "2023-03-01",
-    "launch_price_usd": 30000,
+    "release_date": "2022-09-01",
+    "launch_price_usd": 33600,
     "memory_gb": 80,
     "memory_bw_tbps": 3.35,
     "tdp_w": 700,
-    "bf16_tflops": 989,
+    "bf16_tflops": 989.4,
     "fp8_tflops": 1979,
     "fp4_tflops": 0,
     "form_factor": "SXM5",
     "verified": True,
-    "source": "NVIDIA H100 datasheet",
+    "source": "Epoch AI 'Data on Machine Learning Hardware'; price is Epoch's estimate "
+    "(SemiAnalysis May 2023: DGX H100 8-GPU server ~$269k => ~$33.6k/GPU; no official MSRP)",
 }
 
 
@@ -112,7 +115,7 @@ class GpuModelPatch(BaseModel):
     """PATCH body: only the fields to change."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"launch_price_usd": 30000}]}
+        extra="forbid", json_schema_extra={"examples": [{"launch_price_usd": 33600}]}
     )
 
     vendor: Name | None = None
