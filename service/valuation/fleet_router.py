@@ -240,26 +240,9 @@ def _csv(
 
 
 def _item(line: fleet.AssetLine) -> AssetValuation:
-    return AssetValuation(
-        asset_id=line.asset_id,
-        tag=line.tag,
-        model=line.model,
-        status=line.status,
-        gpu_count=line.gpu_count,
-        in_service_on=line.in_service_on,
-        age_months=line.age_months,
-        currency=line.currency,
-        acquisition_cost=float(line.acquisition_cost),
-        book_month=line.book_month,
-        book_value=float(line.book_value),
-        fair_value_per_gpu=float(line.fair_value_per_gpu),
-        fair_value=float(line.fair_value),
-        difference=float(line.difference),
-        impaired=line.impaired,
-        regime=line.regime,
-        frontier_precision=line.frontier_precision,
-        remaining_life_months=line.remaining_life_months,
-    )
+    """The answer's line, read from the valued line by field name (its Decimal cents become
+    the schema's floats)."""
+    return AssetValuation.model_validate(line, from_attributes=True)
 
 
 def _totals(totals: fleet.Totals) -> FleetTotals:
