@@ -15,7 +15,7 @@ from service.engine.path import RentPath, cumulative_hazard, end_of_life, value_
 from service.engine.state import State, state_of
 from service.engine.terms import contract_path
 from service.engine.types import PREMISES, ModelSpec, Premise
-from service.engine.unit import unit_of
+from service.engine.unit import remaining_service_life_months, unit_of
 
 __all__ = [
     "INCOME_FLOOR",
@@ -56,14 +56,20 @@ def income_value(
 
 #: Pseudo-count of own sales for the market approach's credibility ``n/(n + k)``.
 _SALE_PSEUDO_COUNT = 3.0
+#: What a recent sale of another part of the same segment counts for, in own sales, in that
+#: credibility: the sale model prices every part through the age, regime and condition profile
+#: those sales fit (comparable sales, adjusted), weaker evidence of this part's price than its
+#: own sales, which also set its model effect. Assumption: a tenth.
+_PEER_SALE_WEIGHT = 0.1
 
 
 def market_prices(
     cal: Calibration, st: State, reference: float
 ) -> tuple[float, float, float] | None:
     """Sale-model prices on ``as_of`` of a new and of a used unit of the model (at its market
-    age; with the what-if) and the credibility of the model's own recent sales, or None
-    without a sale model."""
+    age; with the what-if) and the credibility ``n/(n + 3)`` of the recent sale evidence, n
+    counting the model's own sales and a tenth of each sale of another part of its segment
+    (:data:`_PEER_SALE_WEIGHT`), or None without a sale model."""
     sales = cal.sales
     if sales is None:
         return None
@@ -76,7 +82,15 @@ def market_prices(
         )
         return math.exp(sales.log_price(f) + st.what_if)
 
-    n = cal.recent_sales.get(st.spec.slug, 0) if registered else 0
+    own_sales = cal.recent_sales.get(st.spec.slug, 0) if registered else 0
+    peers = sum(
+        count
+        for slug, count in cal.recent_sales.items()
+        if slug != st.spec.slug
+        and slug in cal.models
+        and cal.models[slug].segment == st.spec.segment
+    )
+    n = own_sales + _PEER_SALE_WEIGHT * peers
     new, used = price("new"), price("used")
     own = cal.new_price.get(st.spec.slug) if registered else None
     if own is not None and own.basis == "new_sales":
@@ -118,11 +132,15 @@ class Valuer:
         return used * self.survival(age) / self.survival(market_age)
 
     def cost_value(self, age: float) -> float:
-        """New-equivalent price less physical depreciation, straight line to scrap over the
-        physical life (the age-life method of the cost approach)."""
+        """New-equivalent price less physical depreciation by the age-life method of the cost
+        approach: depreciation is effective age over total life, ``a / (a + RL(a))``, where
+        RL(a) is the expected working life left to a unit that has reached age a
+        (:func:`remaining_service_life_months`), so a unit is worth scrap at the end of its
+        physical life and its new-equivalent price at age 0."""
         scrap = self.a.scrap_fraction
-        depreciation = scrap + (1.0 - scrap) * max(1.0 - age / self.a.physical_life_months, 0.0)
-        return self.new_price * depreciation
+        left = remaining_service_life_months(self.a, age)
+        used = age / (age + left) if age + left > 0.0 else 1.0
+        return self.new_price * (scrap + (1.0 - scrap) * (1.0 - used))
 
     def value(self, age: float) -> tuple[float, float, float | None, float, float]:
         """(reconciled, income, market, cost, years to retirement) at ``age`` months."""

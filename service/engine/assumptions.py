@@ -101,13 +101,16 @@ ASSUMPTIONS: tuple[AssumptionSpec, ...] = (
     ),
     AssumptionSpec(
         "physical_life_months",
-        72.0,
+        120.0,
         "months from first use",
         12.0,
         240.0,
-        "Assumption: the largest operators book servers over 5-6 years (Microsoft, Alphabet and "
-        "Amazon 10-K filings 2022-2024), and Amazon shortened part of its AI fleet to 5 years in "
-        "2025; economic life may end earlier, when rent no longer covers running cost.",
+        "Assumption: the oldest a unit can work, a cap on the survival curve below rather than "
+        "the usual life: V100s and T4s released in 2017-18 still rent on demand in 2026 "
+        "(service/data/observations.csv). The usual life is set by the hazard: with its "
+        "defaults half the units are retired by about six years, as the largest operators book "
+        "their servers (5-6 years: Microsoft, Alphabet and Amazon 10-K filings 2022-2024), and "
+        "economic life may end earlier, when rent no longer covers running cost.",
     ),
     AssumptionSpec(
         "failure_hazard_per_year",
@@ -115,18 +118,22 @@ ASSUMPTIONS: tuple[AssumptionSpec, ...] = (
         "failures per unit-year at age 0",
         0.0,
         0.5,
-        "Assumption: Meta's Llama 3 report (2024, section 3.3.4) counts 256 GPU-related "
-        "interruptions over 16,384 H100s in 54 days, about 10.6% a GPU-year at full load, an "
-        "upper bound on retirements since most are repaired; a few per cent a year when new.",
+        "Assumption: the rate at which new units fail or are retired. Meta's Llama 3 report "
+        "(2024, section 3.3.4) counts 256 GPU-related interruptions over 16,384 H100s in 54 "
+        "days, about 10.6% a GPU-year at full load, an upper bound on failures since most are "
+        "repaired; a few per cent a year when new.",
     ),
     AssumptionSpec(
         "hazard_growth_per_year",
-        0.3,
+        0.5,
         "per year of age (Gompertz)",
         0.0,
         2.0,
-        "Assumption: growth of the failure hazard with age (wear-out); at 0.3 the hazard is "
-        "2% a year new, 6.6% at four years and 12% at six, within the interruption rate above.",
+        "Assumption: growth of the hazard of failure or retirement with age (wear-out, and "
+        "older units leaving fleets as operators replace them). At 0.5 the hazard is 2% a year "
+        "new, 15% at four years and 40% at six: half the units survive to about six years (the "
+        "operators' 5-6-year books), one in eight to eight years (V100s and T4s still rent on "
+        "demand at that age) and almost none to ten (physical_life_months caps the curve).",
     ),
     AssumptionSpec(
         "frontier_move_interval_months",

@@ -3,12 +3,15 @@ failure hazard at its age (shared by the calibration and the answers)."""
 
 from __future__ import annotations
 
+import math
+from functools import cache
+
 from service.engine.assumptions import Assumptions
 from service.engine.income import HOURS_PER_YEAR, annuity, opex_per_gpu_hour
 from service.engine.path import UnitEconomics
 from service.engine.types import ModelSpec
 
-__all__ = ["capacity_charge_per_gpu_hour", "unit_of"]
+__all__ = ["capacity_charge_per_gpu_hour", "remaining_service_life_months", "survival", "unit_of"]
 
 _MONTHS_PER_YEAR = 12.0
 
@@ -18,6 +21,53 @@ def capacity_charge_per_gpu_hour(capital: float, a: Assumptions) -> float:
     physical life L at the discount rate r (H = 8,760 hours a year)."""
     years = a.physical_life_months / _MONTHS_PER_YEAR
     return capital / annuity(a.discount_rate, years) / HOURS_PER_YEAR
+
+
+def survival(a: Assumptions, age_months: float) -> float:
+    """The share of new units still working at ``age_months``: the Gompertz survival
+    ``S(x) = exp(-h0/g·(e^(g·x) - 1))`` (x in years; ``exp(-h0·x)`` when g = 0), 0 past the
+    physical life (the hazard of :class:`service.engine.path.UnitEconomics`, from new)."""
+    if age_months >= a.physical_life_months:
+        return 0.0
+    x = age_months / _MONTHS_PER_YEAR
+    h0, g = a.failure_hazard_per_year, a.hazard_growth_per_year
+    if abs(g) < 1e-12:
+        return math.exp(-h0 * x)
+    return math.exp(-h0 / g * math.expm1(g * x))
+
+
+@cache
+def _survival_integral(a: Assumptions) -> tuple[float, ...]:
+    """``I(m) = ∫_0^m S(x) dx`` (months) at m = 0, 1, ..., the physical life rounded up, by
+    Simpson's rule on four sub-steps a month (S is smooth: exact to a few seconds)."""
+    life = a.physical_life_months
+    out = [0.0]
+    for m in range(math.ceil(life)):
+        start, end = float(m), min(m + 1.0, life)
+        width = (end - start) / 4
+        points = [
+            survival(a, start + k * width) if start + k * width < life else 0.0 for k in range(5)
+        ]
+        weights = (1, 4, 2, 4, 1)
+        out.append(out[-1] + width / 3 * sum(w * p for w, p in zip(weights, points, strict=True)))
+    return tuple(out)
+
+
+def _integral_to(a: Assumptions, age_months: float) -> float:
+    table = _survival_integral(a)
+    age = min(max(age_months, 0.0), float(len(table) - 1))
+    m = min(int(age), len(table) - 2)
+    return table[m] + (table[m + 1] - table[m]) * (age - m)
+
+
+def remaining_service_life_months(a: Assumptions, age_months: float) -> float:
+    """The expected working life left to a unit of ``age_months`` that still works,
+    ``∫_a^L S(x) dx / S(a)`` (the mean residual life of a lifetime truncated at the physical
+    life L); at age 0 it is the mean service life ``E[min(T, L)]``."""
+    alive = survival(a, age_months)
+    if alive <= 0.0:
+        return 0.0
+    return (_integral_to(a, a.physical_life_months) - _integral_to(a, age_months)) / alive
 
 
 def unit_of(

@@ -98,7 +98,7 @@ def test_a_database_seeded_before_method_v2_gets_the_v2_defaults_but_keeps_admin
                 )
             before_version = connection.execute(text("SELECT version FROM data_version")).scalar()
 
-        schema.upgrade(empty_url)
+        schema.upgrade(empty_url, "0004")
         with engine.connect() as connection:
             rows = {
                 r.name: r
@@ -126,6 +126,34 @@ def test_a_database_seeded_before_method_v2_gets_the_v2_defaults_but_keeps_admin
         assert rows["physical_life_months"].value == 72.0
         assert before_version is not None and after_version == before_version + 1
 
+        # 0005 moves on what 0004 moved (still the seed's), never the admin's row, and back
+        survival = {c.name: c for c in _load_migration("0005_survival_life_defaults.py").CHANGES}
+        schema.upgrade(empty_url)
+        with engine.connect() as connection:
+            moved = {
+                r.name: r
+                for r in connection.execute(text("SELECT name, value, reason FROM assumptions"))
+            }
+            actors = {
+                r.entity_id
+                for r in connection.execute(
+                    text("SELECT entity_id FROM audit_log WHERE actor = 'migration 0005'")
+                )
+            }
+        for name in changes:
+            expected = survival[name].new if name in survival else changes[name].new
+            if name == edited:
+                expected = (0.7, "Our fleet runs at 70%.")
+            assert (moved[name].value, moved[name].reason) == expected, name
+        assert moved["physical_life_months"].value == 120.0
+        assert actors == set(survival) & set(changes)
+        schema.downgrade(empty_url, "0004")
+        with engine.connect() as connection:
+            life = connection.execute(
+                text("SELECT value FROM assumptions WHERE name = 'physical_life_months'")
+            ).scalar()
+        assert life == 72.0
+
         schema.downgrade(empty_url, "0003")
         with engine.connect() as connection:
             back: dict[str, tuple[float, str]] = {
@@ -149,17 +177,22 @@ def test_a_database_seeded_before_method_v2_gets_the_v2_defaults_but_keeps_admin
                 name: value
                 for name, value in connection.execute(text("SELECT name, value FROM assumptions"))
             }
-        assert again == {n: (0.7 if n == edited else c.new[0]) for n, c in changes.items()}
+        latest = {**changes, **{n: c for n, c in survival.items() if n in changes}}
+        assert again == {n: (0.7 if n == edited else c.new[0]) for n, c in latest.items()}
     finally:
         engine.dispose()
 
 
-def test_the_v2_migration_carries_the_defaults_the_engine_ships() -> None:
-    """Its literal v2 values are the engine's current defaults (else seed and upgrade disagree)."""
+def test_the_migrations_of_defaults_carry_the_defaults_the_engine_ships() -> None:
+    """The latest literal value of each default a migration moves is the engine's current
+    default (else seed and upgrade disagree)."""
     from service.engine.assumptions import ASSUMPTIONS
 
     shipped = {a.name: a for a in ASSUMPTIONS}
-    for change in _load_migration("0004_assumption_defaults_v2.py").CHANGES:
+    latest = {}
+    for name in ("0004_assumption_defaults_v2.py", "0005_survival_life_defaults.py"):
+        latest.update({c.name: c for c in _load_migration(name).CHANGES})
+    for change in latest.values():
         spec = shipped[change.name]
         assert change.new == (spec.default, spec.reason), change.name
         assert change.bounds == (spec.minimum, spec.maximum, spec.unit), change.name

@@ -89,7 +89,8 @@ def test_v100_residual_in_2026_is_a_small_fraction_of_launch_and_curve_never_ris
     r = residual(cal, spec(V100), as_of=JAN_2026, include_curve=True)
     assert r.reference_price_basis == "launch_price" and r.reference_price == 11_458
     assert 0 < r.residual_fraction < 0.3  # eight years on, a fraction of its launch price
-    assert r.curve is not None and [p.age_months for p in r.curve] == list(range(73))
+    months = round(Assumptions().physical_life_months)  # monthly from new to physical life
+    assert r.curve is not None and [p.age_months for p in r.curve] == list(range(months + 1))
     at_24 = residual(cal, spec(V100), as_of=JAN_2026, age_months=24)
     assert r.curve[24].value_per_gpu == pytest.approx(at_24.value_per_gpu, rel=1e-12)
     values = [p.value_per_gpu for p in r.curve]

@@ -8,7 +8,7 @@ reasons. This migration moves every row that is still as the seed wrote it (revi
 admin's and is kept as it is. Each change is recorded in the audit log (actor
 ``migration 0004``, the row before and after) and bumps the data version, so cached
 calibrations are rebuilt. The downgrade puts back the ``before`` of that audit entry on rows
-nobody has changed since.
+nobody has changed since (the step is :mod:`service.assumption_defaults`).
 
 The v2 values are written out here, not imported from the engine, so that this step keeps
 doing the same thing after later releases change the defaults again.
@@ -19,11 +19,11 @@ Create Date: 2026-12-03
 """
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any, NamedTuple
 
-import sqlalchemy as sa
 from alembic import op
+
+from service import assumption_defaults
+from service.assumption_defaults import Change
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -31,13 +31,6 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 ACTOR = "migration 0004"
-
-
-class Change(NamedTuple):
-    name: str
-    old_default: float  # the v1 default, for the record
-    new: tuple[float, str]  # (v2 default, v2 reason)
-    bounds: tuple[float, float, str]  # (minimum, maximum, unit), the same in v1 and v2
 
 
 CHANGES = (
@@ -106,125 +99,10 @@ CHANGES = (
     ),
 )
 
-assumptions = sa.table(
-    "assumptions",
-    sa.column("name", sa.String),
-    sa.column("value", sa.Float),
-    sa.column("unit", sa.String),
-    sa.column("minimum", sa.Float),
-    sa.column("maximum", sa.Float),
-    sa.column("reason", sa.Text),
-    sa.column("revision", sa.Integer),
-    sa.column("updated_at", sa.DateTime(timezone=True)),
-)
-audit_log = sa.table(
-    "audit_log",
-    sa.column("id", sa.Integer),
-    sa.column("at", sa.DateTime(timezone=True)),
-    sa.column("actor_key_id", sa.Integer),
-    sa.column("actor", sa.String),
-    sa.column("request_id", sa.String),
-    sa.column("action", sa.String),
-    sa.column("entity", sa.String),
-    sa.column("entity_id", sa.String),
-    sa.column("before", sa.JSON),
-    sa.column("after", sa.JSON),
-)
-data_version = sa.table(
-    "data_version",
-    sa.column("id", sa.Integer),
-    sa.column("version", sa.Integer),
-    sa.column("changed_at", sa.DateTime(timezone=True)),
-)
-
-
-def _snapshot(row: sa.Row[Any]) -> dict[str, Any]:
-    values = dict(row._mapping)
-    at = values.get("updated_at")
-    if isinstance(at, datetime):
-        values["updated_at"] = at.isoformat()
-    return values
-
-
-def _row(connection: sa.Connection, name: str) -> sa.Row[Any] | None:
-    return connection.execute(sa.select(assumptions).where(assumptions.c.name == name)).first()
-
-
-def _last_migration_entry(connection: sa.Connection, name: str) -> sa.Row[Any] | None:
-    """This migration's latest audit entry for the row, if it is the row's latest entry."""
-    latest = connection.execute(
-        sa.select(audit_log)
-        .where(audit_log.c.entity == "assumption", audit_log.c.entity_id == name)
-        .order_by(audit_log.c.id.desc())
-        .limit(1)
-    ).first()
-    return latest if latest is not None and latest.actor == ACTOR else None
-
-
-def _set(
-    connection: sa.Connection, row: sa.Row[Any], value: float, reason: str, now: datetime
-) -> None:
-    connection.execute(
-        sa.update(assumptions)
-        .where(assumptions.c.name == row.name)
-        .values(value=value, reason=reason, revision=row.revision + 1, updated_at=now)
-    )
-    after = _row(connection, row.name)
-    assert after is not None
-    connection.execute(
-        sa.insert(audit_log).values(
-            at=now,
-            actor_key_id=None,
-            actor=ACTOR,
-            request_id=None,
-            action="update",
-            entity="assumption",
-            entity_id=row.name,
-            before=_snapshot(row),
-            after=_snapshot(after),
-        )
-    )
-
-
-def _bump(connection: sa.Connection, now: datetime) -> None:
-    connection.execute(
-        sa.update(data_version)
-        .where(data_version.c.id == 1)
-        .values(version=data_version.c.version + 1, changed_at=now)
-    )
-
 
 def upgrade() -> None:
-    connection = op.get_bind()
-    now = datetime.now(UTC)
-    changed = 0
-    for change in CHANGES:
-        row = _row(connection, change.name)
-        if row is None:
-            continue  # never seeded: ``gpuval seed`` inserts the current default
-        as_seeded = row.revision == 1 or _last_migration_entry(connection, change.name)
-        value, reason = change.new
-        if not as_seeded or (row.value, row.reason) == (value, reason):
-            continue  # an admin's row, or already at v2
-        if not row.minimum <= value <= row.maximum:
-            continue  # never leave a row outside its own bounds
-        _set(connection, row, value, reason, now)
-        changed += 1
-    if changed:
-        _bump(connection, now)
+    assumption_defaults.upgrade(op.get_bind(), CHANGES, ACTOR)
 
 
 def downgrade() -> None:
-    connection = op.get_bind()
-    now = datetime.now(UTC)
-    changed = 0
-    for change in CHANGES:
-        row = _row(connection, change.name)
-        entry = _last_migration_entry(connection, change.name)
-        if row is None or entry is None or entry.after["revision"] != row.revision:
-            continue  # not moved by this migration, or changed since
-        before = entry.before
-        _set(connection, row, float(before["value"]), str(before["reason"]), now)
-        changed += 1
-    if changed:
-        _bump(connection, now)
+    assumption_defaults.downgrade(op.get_bind(), CHANGES, ACTOR)
