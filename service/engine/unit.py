@@ -3,6 +3,8 @@ failure hazard at its age (shared by the calibration and the answers)."""
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from functools import cache
 
@@ -23,12 +25,7 @@ def capacity_charge_per_gpu_hour(capital: float, a: Assumptions) -> float:
     return capital / annuity(a.discount_rate, years) / HOURS_PER_YEAR
 
 
-def survival(a: Assumptions, age_months: float) -> float:
-    """The share of new units still working at ``age_months``: the Gompertz survival
-    ``S(x) = exp(-h0/g·(e^(g·x) - 1))`` (x in years; ``exp(-h0·x)`` when g = 0), 0 past the
-    physical life (the hazard of :class:`service.engine.path.UnitEconomics`, from new)."""
-    if age_months >= a.physical_life_months:
-        return 0.0
+def _gompertz(a: Assumptions, age_months: float) -> float:
     x = age_months / _MONTHS_PER_YEAR
     h0, g = a.failure_hazard_per_year, a.hazard_growth_per_year
     if abs(g) < 1e-12:
@@ -36,28 +33,39 @@ def survival(a: Assumptions, age_months: float) -> float:
     return math.exp(-h0 / g * math.expm1(g * x))
 
 
+def survival(a: Assumptions, age_months: float) -> float:
+    """The share of new units still working at ``age_months``: the Gompertz survival
+    ``S(x) = exp(-h0/g·(e^(g·x) - 1))`` (x in years; ``exp(-h0·x)`` when g = 0), 0 from the
+    physical life on (the hazard of :class:`service.engine.path.UnitEconomics`, from new)."""
+    if age_months >= a.physical_life_months:
+        return 0.0
+    return _gompertz(a, age_months)
+
+
 @cache
-def _survival_integral(a: Assumptions) -> tuple[float, ...]:
-    """``I(m) = ∫_0^m S(x) dx`` (months) at m = 0, 1, ..., the physical life rounded up, by
-    Simpson's rule on four sub-steps a month (S is smooth: exact to a few seconds)."""
+def _survival_integral(a: Assumptions) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``(x, I(x))`` with ``I(x) = ∫_0^x S`` (months) at x = 0, 1, ... and the physical life,
+    by Simpson's rule on four sub-steps a month (S is smooth: exact to a few seconds)."""
     life = a.physical_life_months
-    out = [0.0]
-    for m in range(math.ceil(life)):
-        start, end = float(m), min(m + 1.0, life)
+    grid = [float(m) for m in range(math.ceil(life))] + [life]
+    integral = [0.0]
+    for start, end in itertools.pairwise(grid):
         width = (end - start) / 4
-        points = [
-            survival(a, start + k * width) if start + k * width < life else 0.0 for k in range(5)
-        ]
         weights = (1, 4, 2, 4, 1)
-        out.append(out[-1] + width / 3 * sum(w * p for w, p in zip(weights, points, strict=True)))
-    return tuple(out)
+        points = (_gompertz(a, start + k * width) for k in range(5))
+        integral.append(
+            integral[-1] + width / 3 * sum(w * p for w, p in zip(weights, points, strict=True))
+        )
+    return tuple(grid), tuple(integral)
 
 
 def _integral_to(a: Assumptions, age_months: float) -> float:
-    table = _survival_integral(a)
-    age = min(max(age_months, 0.0), float(len(table) - 1))
-    m = min(int(age), len(table) - 2)
-    return table[m] + (table[m + 1] - table[m]) * (age - m)
+    """``I(age)``, linear between the monthly points of :func:`_survival_integral`."""
+    grid, integral = _survival_integral(a)
+    age = min(max(age_months, 0.0), grid[-1])
+    m = min(bisect.bisect_right(grid, age) - 1, len(grid) - 2)
+    share = (age - grid[m]) / (grid[m + 1] - grid[m])
+    return integral[m] + (integral[m + 1] - integral[m]) * share
 
 
 def remaining_service_life_months(a: Assumptions, age_months: float) -> float:
