@@ -6,7 +6,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from functools import cache
+from functools import lru_cache
 
 from service.engine.assumptions import Assumptions
 from service.engine.income import HOURS_PER_YEAR, annuity, opex_per_gpu_hour
@@ -42,7 +42,7 @@ def survival(a: Assumptions, age_months: float) -> float:
     return _gompertz(a, age_months)
 
 
-@cache
+@lru_cache(maxsize=64)  # per set of assumptions; overrides make new ones
 def _survival_integral(a: Assumptions) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """``(x, I(x))`` with ``I(x) = ∫_0^x S`` (months) at x = 0, 1, ... and the physical life,
     by Simpson's rule on four sub-steps a month (S is smooth: exact to a few seconds)."""
