@@ -72,7 +72,7 @@ def _panel_log_factor(cal: Calibration, behind: bool, term: str) -> float | None
 @dataclass(frozen=True, slots=True)
 class TermRate:
     """A term's rate at the state's level and its parts: ``rate = rent × factor × sellers ×
-    own_term × no_arbitrage``."""
+    own_term × order × no_arbitrage``."""
 
     rate: float
     factor: float
@@ -81,6 +81,7 @@ class TermRate:
     own_term: float
     own_weight: float
     no_arbitrage: float
+    order: float = 1.0
 
 
 def term_rate(cal: Calibration, st: State, term: str) -> TermRate:
@@ -106,26 +107,46 @@ def _raw_term_rate(cal: Calibration, st: State, term: str) -> TermRate:
 
 
 def fixed_term_rates(cal: Calibration, st: State) -> dict[str, TermRate]:
-    """Every fixed term's rate, free of arbitrage: a longer commitment is never worth less in
-    total than a shorter one, ``q_T·ann(r, T)`` non-decreasing in T. Market quotes of
-    different terms come from different sellers (one-year cards from premium sellers,
-    two-year cards from a cheap one), and taken one by one they priced a two-year lease below
-    a one-year lease in total for a quarter of models and dates on the shipped data: a lessee
-    would take the two-year lease and walk away after a year. Where the totals fall, they are
-    pooled to their mean by the pool-adjacent-violators algorithm (the least-squares
-    non-decreasing fit, Barlow, Bartholomew, Bremner & Brunk 1972, *Statistical Inference
-    under Order Restrictions*), and each rate is its pooled total over ``ann(r, T)``: the
-    ``no_arbitrage`` factor in the components."""
+    """Every fixed term's rate, in two order restrictions, each a least-squares fit by the
+    pool-adjacent-violators algorithm (Barlow, Bartholomew, Bremner & Brunk 1972,
+    *Statistical Inference under Order Restrictions*):
+
+    1. **Order** (``term_order`` factor): while the model's rents are expected to fall (its
+       regime's decline rate is positive), a longer commitment never costs more per hour, as
+       the level rent of a longer stretch of a falling path is lower. Market quotes of
+       different terms come from different sellers, and a cheap seller's two-year card under
+       premium sellers' one- and three-year cards made the three-year rate the higher (an H100
+       at 1.82 for two years and 2.45 for three in mid-2026): a lessee would sign for two years
+       and re-let the third at the lower rent expected then. Rates that rise with the term are
+       pooled to their mean. Where rents are expected to rise, the data's order stands.
+    2. **No arbitrage** (``no_arbitrage`` factor): a longer commitment is never worth less in
+       total than a shorter one, ``q_T·ann(r, T)`` non-decreasing in T; taken one by one the
+       quotes priced a two-year lease below a one-year lease in total for a quarter of models
+       and dates on the shipped data (a lessee would take the two-year lease and walk away
+       after a year). Totals that fall are pooled to their mean and each rate is its pooled
+       total over ``ann(r, T)``."""
     r = st.unit.rate
     terms = sorted(FIXED_TERM_YEARS.items(), key=lambda kv: kv[1])
-    raw = {term: _raw_term_rate(cal, st, term) for term, _ in terms}
-    totals = non_decreasing([raw[term].rate * annuity(r, years) for term, years in terms])
+    raw = [_raw_term_rate(cal, st, term) for term, _ in terms]
+    ordered = [q.rate for q in raw]
+    if st.path.segments[0].decline > 0.0:
+        ordered = [-x for x in non_decreasing([-x for x in ordered])]
+    totals = non_decreasing(
+        [q * annuity(r, years) for q, (_, years) in zip(ordered, terms, strict=True)]
+    )
     out = {}
-    for (term, years), total in zip(terms, totals, strict=True):
-        q = raw[term]
-        fix = total / annuity(r, years) / q.rate if q.rate > 0 else 1.0
+    for (term, years), q, rate, total in zip(terms, raw, ordered, totals, strict=True):
+        order = rate / q.rate if q.rate > 0 else 1.0
+        fix = total / annuity(r, years) / rate if rate > 0 else 1.0
         out[term] = TermRate(
-            q.rate * fix, q.factor, q.source, q.sellers, q.own_term, q.own_weight, fix
+            q.rate * order * fix,
+            q.factor,
+            q.source,
+            q.sellers,
+            q.own_term,
+            q.own_weight,
+            fix,
+            order,
         )
     return out
 

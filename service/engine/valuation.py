@@ -10,7 +10,7 @@ own sales) and cost (new-equivalent price less physical depreciation).
 
 Every number is rebuilt from its ``components``: ``rate = market_level × level_factor ×
 what_if_factor × projection_factor × term_factor × term_sellers_factor × own_term_factor ×
-no_arbitrage_factor``
+term_order_factor × no_arbitrage_factor``
 and ``value = premise_factor × Σ weight × approach``.
 """
 
@@ -113,6 +113,7 @@ def quote(
         "term_sellers_factor": t.sellers,
         "own_term_factor": t.own_term,
         "own_term_credibility": t.own_weight,
+        "term_order_factor": t.order,
         "no_arbitrage_factor": t.no_arbitrage,
         "rate_per_gpu_hour": rate,
     }

@@ -194,6 +194,26 @@ def test_a_longer_lease_is_never_worth_less_in_total_than_a_shorter_one() -> Non
     assert moved > 0
 
 
+def test_while_rents_are_expected_to_fall_a_longer_commitment_never_costs_more_per_hour() -> None:
+    """For every released model and date whose regime's rents decline, fixed-term rates never
+    rise with the term; and the rule is not idle (some raw quotes needed it)."""
+    moved = 0
+    for on in DATES:
+        cal = calibration(on)
+        for slug in _released(on):
+            quotes = [
+                quote(cal, spec(slug), term=cast(Term, term), as_of=on)
+                for term, _ in sorted(FIXED_TERM_YEARS.items(), key=lambda kv: kv[1])
+            ]
+            c = quotes[0].components
+            if c[f"decline_{quotes[0].regime}_per_year"] <= 0:
+                continue
+            rates = [q.rate_per_gpu_hour for q in quotes]
+            assert all(b <= a * (1 + 1e-12) for a, b in itertools.pairwise(rates)), slug
+            moved += sum(q.components["term_order_factor"] != 1.0 for q in quotes)
+    assert moved > 0
+
+
 def test_the_owner_keeps_a_unit_through_a_dip_its_later_rents_pay_for() -> None:
     """Rent 3/h, then a year at 0.5/h (below the cost of 1/h), then 3/h again: retiring at the
     dip (the first date rent falls below cost) is worth less than keeping the unit to the end
@@ -275,14 +295,15 @@ def test_a_quote_and_a_residual_are_rebuilt_from_their_components() -> None:
         * c["term_factor"]
         * c["term_sellers_factor"]
         * c["own_term_factor"]
+        * c["term_order_factor"]
         * c["no_arbitrage_factor"]
     )
     assert rebuilt == pytest.approx(q.rate_per_gpu_hour, rel=1e-12)
-    # a market quote that the no-arbitrage rule moved, rebuilt the same way
+    # a market quote that the order rules moved, rebuilt the same way
     early = date(2023, 9, 1)
     q = quote(calibration(early), spec("nvidia-a800-sxm4-80gb"), term="1y", as_of=early)
     c = q.components
-    assert c["no_arbitrage_factor"] != 1.0
+    assert (c["term_order_factor"], c["no_arbitrage_factor"]) != (1.0, 1.0)
     rebuilt = math.prod(
         c[k]
         for k in (
@@ -293,6 +314,7 @@ def test_a_quote_and_a_residual_are_rebuilt_from_their_components() -> None:
             "term_factor",
             "term_sellers_factor",
             "own_term_factor",
+            "term_order_factor",
             "no_arbitrage_factor",
         )
     )
