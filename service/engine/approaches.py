@@ -113,10 +113,6 @@ class Valuer:
     market_age: float
     weights: tuple[float, float, float]  # income, market, cost
 
-    def survival(self, age: float) -> float:
-        """``S(x) = exp(-∫_0^x h)``, the share of units still working at ``age`` months."""
-        return math.exp(-cumulative_hazard(self.st.unit, 0.0, age / 12.0))
-
     def market_value(self, age: float) -> float | None:
         """Market approach at ``age`` months: the model's sale prices on ``as_of``, from the
         new price at age 0 to the used price at the model's market age (the age of the units
@@ -129,7 +125,9 @@ class Valuer:
         market_age = max(self.market_age, 12.0)
         if age <= market_age:
             return float(new * (used / new) ** (age / market_age))
-        return used * self.survival(age) / self.survival(market_age)
+        # S(a)/S(a_m) = exp(-∫ h from a_m to a), in one exponent: the two survivals underflow
+        # to 0 together under a steep hazard, their ratio does not
+        return used * math.exp(-cumulative_hazard(self.st.unit, market_age / 12.0, age / 12.0))
 
     def cost_value(self, age: float) -> float:
         """New-equivalent price less physical depreciation by the age-life method of the cost

@@ -81,3 +81,19 @@ def test_the_cost_approach_runs_from_the_new_price_to_scrap_on_that_curve() -> N
         )
         costs.append(cost)
     assert all(b < a_ for a_, b in itertools.pairwise(costs))
+
+
+@pytest.mark.parametrize("age", [0.0, 12.5, 100.0, 600.0])
+def test_the_steepest_hazard_the_bounds_allow_still_gives_a_finite_positive_value(
+    age: float,
+) -> None:
+    """With h0 = 0.5 and g = 2 (the bounds) survival underflows to 0 long before the market
+    age of an old part; its used price still moves with the ratio of survivals (once a
+    0/0 and a 500 through the API's overrides)."""
+    on = date(2026, 6, 30)
+    steep = Assumptions(
+        failure_hazard_per_year=0.5, hazard_growth_per_year=2.0, physical_life_months=240.0
+    )
+    for slug in ("nvidia-v100-sxm2-32gb", "nvidia-h100-sxm5-80gb"):
+        r = residual(calibration(on), spec(slug), as_of=on, age_months=age, assumptions=steep)
+        assert all(math.isfinite(x) and x > 0 for x in (r.value_per_gpu, r.low, r.high))
