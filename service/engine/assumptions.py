@@ -106,11 +106,13 @@ ASSUMPTIONS: tuple[AssumptionSpec, ...] = (
         12.0,
         240.0,
         "Assumption: the oldest a unit can work, a cap on the survival curve below rather than "
-        "the usual life: V100s and T4s released in 2017-18 still rent on demand in 2026 "
-        "(service/data/observations.csv). The usual life is set by the hazard: with its "
+        "the usual life: units seven years old still sell used as working parts (used T4s, "
+        "released in September 2018, sold on eBay for about $543 in January 2026: "
+        "service/data/observations.csv). The usual life is set by the hazard: with its "
         "defaults half the units are retired by about six years, as the largest operators book "
-        "their servers (5-6 years: Microsoft, Alphabet and Amazon 10-K filings 2022-2024), and "
-        "economic life may end earlier, when rent no longer covers running cost.",
+        "their servers (5-6 years: Microsoft, Alphabet and Amazon 10-K filings 2022-2024; "
+        "Amazon shortened part of its AI fleet to 5 years in 2025), and economic life may end "
+        "earlier, when rent no longer covers running cost.",
     ),
     AssumptionSpec(
         "failure_hazard_per_year",
@@ -132,8 +134,8 @@ ASSUMPTIONS: tuple[AssumptionSpec, ...] = (
         "Assumption: growth of the hazard of failure or retirement with age (wear-out, and "
         "older units leaving fleets as operators replace them). At 0.5 the hazard is 2% a year "
         "new, 15% at four years and 40% at six: half the units survive to about six years (the "
-        "operators' 5-6-year books), one in eight to eight years (V100s and T4s still rent on "
-        "demand at that age) and almost none to ten (physical_life_months caps the curve).",
+        "operators' 5-6-year books), one in eight to eight years and almost none to ten "
+        "(physical_life_months caps the curve).",
     ),
     AssumptionSpec(
         "frontier_move_interval_months",
