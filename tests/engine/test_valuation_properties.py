@@ -12,7 +12,7 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.engine import Assumptions, ModelSpec, fair_lease_rate, quote, residual
+from service.engine import ASSUMPTIONS, Assumptions, ModelSpec, fair_lease_rate, quote, residual
 from service.engine.types import FIXED_TERM_YEARS
 from service.reference import calibration, models
 
@@ -63,6 +63,13 @@ assumptions = st.builds(
     decline_prior_behind=st.floats(0.1, 0.6),
 )
 ages = st.floats(0, 120)
+#: Every assumption anywhere within its bounds, its bounds included (what the API accepts).
+bounded = st.fixed_dictionaries(
+    {
+        a.name: st.sampled_from([a.minimum, a.maximum]) | st.floats(a.minimum, a.maximum)
+        for a in ASSUMPTIONS
+    }
+).map(lambda values: Assumptions(**values))
 terms = st.sampled_from(["on_demand", "spot", "1m", "6m", "1y", "3y"])
 
 
@@ -144,3 +151,27 @@ def test_same_inputs_same_numbers_and_digest(
     first = residual(cal, spec, as_of=on, age_months=age, assumptions=a, include_curve=True)
     second = residual(cal, spec, as_of=on, age_months=age, assumptions=a, include_curve=True)
     assert dataclasses.asdict(first) == dataclasses.asdict(second)
+
+
+@settings(max_examples=60, deadline=None)
+@given(cases(), st.floats(0, 600), bounded, terms, st.sampled_from(["market", "forced"]))
+def test_any_assumptions_the_bounds_allow_give_finite_answers(
+    case: tuple[ModelSpec, date], age: float, a: Assumptions, term: str, premise: str
+) -> None:
+    """No override within the bounds breaks the arithmetic (a 0/0 under the steepest hazard
+    once did), at any age the API accepts, with the curve and the path."""
+    spec, on = case
+    cal = calibration(on)
+    r = residual(
+        cal,
+        spec,
+        as_of=on,
+        age_months=age,
+        assumptions=a,
+        premise=premise,  # type: ignore[arg-type]
+        include_curve=True,
+        include_path=True,
+    )
+    q = quote(cal, spec, term=term, as_of=on, age_months=age, assumptions=a)  # type: ignore[arg-type]
+    for x in (r.value_per_gpu, r.low, r.high, q.rate_per_gpu_hour, q.low, q.high):
+        assert math.isfinite(x) and x >= 0.0
