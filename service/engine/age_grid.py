@@ -53,9 +53,10 @@ class Units:
 
     @classmethod
     def of(cls, units: list[UnitEconomics]) -> Units:
-        names = [f.name for f in fields(cls)]
-        table = np.array(list(map(attrgetter(*names), units)), dtype=np.float64)
-        return cls(*table.reshape(len(units), len(names)).T.copy())
+        n = len(units)
+        return cls(
+            *(np.fromiter(map(attrgetter(f.name), units), np.float64, n) for f in fields(cls))
+        )
 
     def take(self, index: npt.NDArray[np.int64]) -> Units:
         return Units(*(getattr(self, f.name)[index] for f in fields(self)))

@@ -147,14 +147,13 @@ def _fleet_totals(
     flt: AssetFilter,
 ) -> fleet.Totals:
     """The whole fleet's totals, valued once per question and data version (bounded memo; a
-    CSV of the same question leaves its totals there too)."""
+    CSV of the same question leaves its totals there too), from the register's columns kept
+    between questions (:class:`fleet.Registers`: read again after a write, book values
+    recomputed only for the assets whose terms changed)."""
 
     def compute() -> fleet.Totals:
-        valuation.prepare(fleet.fleet_models(session, flt))
-        totals = fleet.Totals()
-        for batch in fleet.asset_batches(session, flt):
-            totals.add(valuation.value(batch))
-        return totals
+        registers = valuer.cache.memo(("fleet-registers",), fleet.Registers)
+        return valuation.totals(registers.get(session, flt, valuation.ctx.data_version))
 
     return valuer.cache.memo(_totals_key(valuation, flt), compute)
 

@@ -52,6 +52,7 @@ from service.valuation.fleet.ages import closed_month
 from service.valuation.fleet.csv_export import CSV_CHUNK_ROWS, CSV_HEADER, csv_chunks
 from service.valuation.fleet.fx import Rate, rates_for
 from service.valuation.fleet.lines import AssetLine, FairTable, FairTables, Lines
+from service.valuation.fleet.register import Register, Registers
 from service.valuation.fleet.repository import (
     AssetBatch,
     asset_batches,
@@ -74,6 +75,8 @@ __all__ = [
     "FleetValuation",
     "Lines",
     "Rate",
+    "Register",
+    "Registers",
     "Totals",
     "asset_batches",
     "closed_month",
