@@ -99,6 +99,11 @@ class Register:
     def __len__(self) -> int:
         return len(self.id)
 
+    def census(self) -> dict[str, int]:
+        """The number of assets per currency."""
+        counts = np.bincount(self.currency, minlength=len(self.currencies)).tolist()
+        return {name: n for name, n in zip(self.currencies, counts, strict=True) if n}
+
     @classmethod
     def read(cls, session: Session, flt: AssetFilter, data_version: int) -> Register:
         """Every asset matching ``flt``."""
