@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, cast
@@ -35,7 +35,8 @@ from service.valuation.fleet.repository import (
     REGISTER_BUCKET,
     ChangeRow,
     gc_paused,
-    register_rows,
+    register_changes,
+    register_parts,
     register_signature,
 )
 
@@ -46,14 +47,17 @@ Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
 
 _CODES: dict[str, int] = {str(name): code for name, code in METHOD_CODES.items()}
+_DTYPES = [np.int64] * 5 + [np.float64] * 2 + [np.int64] * 2
 #: Closed months whose book values a register keeps (a page asks today's, month-ends nearby).
 BOOK_MONTHS = 4
 
 
-def _codes(values: Sequence[Any]) -> tuple[Ints, list[Any]]:
-    """Each value's index among the distinct values, in order of first appearance."""
-    table = {v: i for i, v in enumerate(dict.fromkeys(values))}
-    return np.fromiter(map(table.__getitem__, values), np.int64, len(values)), list(table)
+def _codes(values: Sequence[Any], table: dict[Any, int]) -> Ints:
+    """Each value's index among the distinct values (``table``, extended with the new ones in
+    order of first appearance)."""
+    for v in dict.fromkeys(values):
+        table.setdefault(v, len(table))
+    return np.fromiter(map(table.__getitem__, values), np.int64, len(values))
 
 
 def _days(dates: Sequence[Any]) -> Ints:
@@ -109,8 +113,8 @@ class Register:
         """Every asset matching ``flt``."""
         with gc_paused():
             signature = register_signature(session, flt)
-            columns, changes = register_rows(session, flt)
-            return cls._of(columns, changes, data_version, signature)
+            parts = register_parts(session, flt)
+            return cls._of(parts, register_changes(session, flt), data_version, signature)
 
     def refresh(self, session: Session, flt: AssetFilter, data_version: int) -> Register:
         """This register at ``data_version``: the buckets of ids whose signature moved are
@@ -123,13 +127,12 @@ class Register:
                 for b in signature.keys() | self.signature.keys()
                 if signature.get(b) != self.signature.get(b)
             }
-            if 2 * len(moved) > len(signature):
-                columns, changes = register_rows(session, flt)
-                fresh = Register._of(columns, changes, data_version, signature)
-            else:
-                columns, changes = register_rows(session, flt, sorted(moved))
-                read = Register._of(columns, changes, data_version, signature)
-                fresh = self._merged(read, moved, changes)
+            everything = 2 * len(moved) > len(signature)
+            parts = register_parts(session, flt, None if everything else sorted(moved))
+            changes = register_changes(session, flt)
+            fresh = Register._of(parts, changes, data_version, signature)
+            if not everything:
+                fresh = self._merged(fresh, moved, changes)
             with self.lock:
                 fresh.carry_books(self)
             return fresh
@@ -137,30 +140,49 @@ class Register:
     @classmethod
     def _of(
         cls,
-        columns: list[Sequence[Any]],
+        parts: Iterable[list[Sequence[Any]]],
         changes: list[tuple[Any, ...]],
         data_version: int,
         signature: dict[int, tuple[Any, ...]],
     ) -> Register:
-        ids = np.fromiter(columns[0], np.int64, len(columns[0]))
-        model, models = _codes(columns[1])
-        currency, currencies = _codes(columns[4])
-        method, methods = _codes(columns[7])
+        """Columns part by part into arrays (the rows of one part alive at a time)."""
+        tables: list[dict[Any, int]] = [{}, {}, {}]  # models, currencies, methods
+        arrays: list[list[Any]] = [[] for _ in range(9)]
+        for columns in parts:
+            n = len(columns[0])
+            converted = (
+                np.fromiter(columns[0], np.int64, n),
+                _codes(columns[1], tables[0]),
+                np.fromiter(columns[2], np.int64, n),
+                _days(columns[3]),
+                _codes(columns[4], tables[1]),
+                np.array(columns[5], dtype=np.float64),
+                np.array(columns[6], dtype=np.float64),
+                _codes(columns[7], tables[2]),
+                np.fromiter(columns[8], np.int64, n),
+            )
+            for out, array in zip(arrays, converted, strict=True):
+                out.append(array)
+        whole: list[Any] = [
+            np.concatenate(a) if a else np.zeros(0, dtype)
+            for a, dtype in zip(arrays, _DTYPES, strict=True)
+        ]
+        ids, model, gpus, start, currency, cost, salvage, method, life = whole
         return cls(
             data_version=data_version,
             signature=signature,
             id=ids,
-            start=_days(columns[3]),
+            start=start,
             model=model,
-            models=models,
-            gpu_count=np.fromiter(columns[2], np.int64, len(ids)),
+            models=list(tables[0]),
+            gpu_count=gpus,
             currency=currency,
-            currencies=currencies,
-            cost=np.array(columns[5], dtype=np.float64),
-            salvage=np.array(columns[6], dtype=np.float64),
-            life=np.fromiter(columns[8], np.int64, len(ids)),
+            currencies=list(tables[1]),
+            cost=cost,
+            salvage=salvage,
+            life=life,
             method=method,
-            methods=methods,
+            methods=list(tables[2]),
             changes=_change_rows(ids, changes),
         )
 

@@ -30,6 +30,7 @@ from service.finance.repository import AssetFilter
 
 __all__ = [
     "REGISTER_BUCKET",
+    "REGISTER_PART",
     "STREAM_BATCH",
     "AssetBatch",
     "ChangeRow",
@@ -39,7 +40,8 @@ __all__ = [
     "fleet_currencies",
     "fleet_models",
     "gc_paused",
-    "register_rows",
+    "register_changes",
+    "register_parts",
     "register_signature",
 ]
 
@@ -271,14 +273,17 @@ def register_signature(session: Session, flt: AssetFilter) -> dict[int, tuple[An
     return {int(row[0]): tuple(row[1:]) for row in session.execute(stmt)}
 
 
-def register_rows(
+#: Rows of the register fetched and turned into columns at a time (memory: a part's tuples).
+REGISTER_PART = 20_000
+
+
+def register_parts(
     session: Session, flt: AssetFilter, buckets: Sequence[int] | None = None
-) -> tuple[list[Sequence[Any]], list[tuple[Any, ...]]]:
+) -> Iterator[list[Sequence[Any]]]:
     """The columns the fleet's totals need of every asset matching ``flt`` (only those in
     ``buckets`` of ids when given), in id order (id, model, GPU count, in-service date,
-    currency, cost, salvage, method, life), and the changes of estimate of every asset
-    matching ``flt`` as (asset id, month, new life, new salvage) in asset and month order:
-    two statements, fetched whole from the driver's cursor."""
+    currency, cost, salvage, method, life), :data:`REGISTER_PART` rows at a time: one
+    statement, fetched from the driver's cursor."""
     connection = session.connection()
     clauses = flt.clauses()
     if buckets is not None:  # id ranges, so the primary key's index finds them
@@ -292,12 +297,13 @@ def register_rows(
             )
         )
     stmt = select(*_REGISTER).where(*clauses).order_by(Asset.id)
-    with gc_paused():
-        rows = [row for part in _fetch(connection, stmt, 50_000) for row in part]
-        columns: list[Sequence[Any]] = (
-            list(zip(*rows, strict=True)) if rows else [() for _ in _REGISTER]
-        )
-        del rows
+    for rows in _fetch(connection, stmt, REGISTER_PART):
+        yield list(zip(*rows, strict=True))
+
+
+def register_changes(session: Session, flt: AssetFilter) -> list[tuple[Any, ...]]:
+    """The changes of estimate of every asset matching ``flt`` as (asset id, month, new
+    life, new salvage), in asset and month order."""
     changes = (
         select(
             BookChange.asset_id,
@@ -309,7 +315,8 @@ def register_rows(
         .where(*flt.clauses())
         .order_by(BookChange.asset_id, BookChange.effective_month)
     )
-    return columns, [tuple(row) for part in _fetch(connection, changes, 50_000) for row in part]
+    rows = _fetch(session.connection(), changes, REGISTER_PART)
+    return [tuple(row) for part in rows for row in part]
 
 
 def count_assets(session: Session, flt: AssetFilter) -> int:
