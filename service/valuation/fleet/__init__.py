@@ -43,7 +43,12 @@ Cost, by layer:
 The totals of a JSON page are those of the whole fleet; they are computed once per question
 (data version, ``as_of``, ``known_at``, premise, currency, filters) and kept in the process's
 bounded memo (a finished CSV of the question leaves its totals there too), so a page costs a
-page.
+page. A question never asked is summed from :mod:`.register`: the columns the totals need of
+every asset (model, in-service date, GPU count, currency, book terms) and their book values per
+closed month, kept between questions and, after a write, read again only in the buckets of ids
+the write touched (:func:`~.repository.register_signature`), book values recomputed only for
+the assets whose terms changed; :meth:`~.valuation.FleetValuation.totals` then values each
+distinct (model, days in service) once and sums whole columns per currency.
 """
 
 from __future__ import annotations

@@ -134,13 +134,16 @@ def asset_batches(
 
 
 def _fetch(
-    connection: Connection, stmt: ClauseElement, size: int
+    connection: Connection, stmt: ClauseElement, size: int, *, few: bool = False
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """The statement's rows as the driver returns them, ``size`` at a time."""
+    """The statement's rows as the driver returns them, ``size`` at a time (``few``: a
+    result small enough to take in one round trip, without a server-side cursor)."""
     sql, params = _driver_sql(connection, stmt)
     raw: Any = connection.connection.driver_connection
     postgres = connection.dialect.name == "postgresql"
-    if postgres:  # a named cursor lives on the server; binary rows load faster than text
+    if postgres and few:
+        cursor = raw.cursor(binary=True)
+    elif postgres:  # a named cursor lives on the server; binary rows load faster than text
         cursor = raw.cursor(name=f"fleet_{next(_cursor_names)}", binary=True)
     else:
         cursor = raw.cursor()
@@ -297,7 +300,7 @@ def register_parts(
             )
         )
     stmt = select(*_REGISTER).where(*clauses).order_by(Asset.id)
-    for rows in _fetch(connection, stmt, REGISTER_PART):
+    for rows in _fetch(connection, stmt, REGISTER_PART, few=buckets is not None):
         yield list(zip(*rows, strict=True))
 
 
@@ -315,7 +318,7 @@ def register_changes(session: Session, flt: AssetFilter) -> list[tuple[Any, ...]
         .where(*flt.clauses())
         .order_by(BookChange.asset_id, BookChange.effective_month)
     )
-    rows = _fetch(session.connection(), changes, REGISTER_PART)
+    rows = _fetch(session.connection(), changes, REGISTER_PART, few=True)
     return [tuple(row) for part in rows for row in part]
 
 

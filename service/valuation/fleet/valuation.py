@@ -31,7 +31,7 @@ from service.valuation.fleet.ages import EPOCH, ages_in_months, closed_month, fi
 from service.valuation.fleet.fx import Rate
 from service.valuation.fleet.lines import Fair, FairTable, Ints, Lines, Regime
 from service.valuation.fleet.register import Register
-from service.valuation.fleet.repository import AssetBatch
+from service.valuation.fleet.repository import AssetBatch, gc_paused
 from service.valuation.fleet.totals import Totals
 from service.valuation.service import Context
 
@@ -123,6 +123,10 @@ class FleetValuation:
         :meth:`Totals.add` gives them (the same cents, asset by asset), computed on whole
         columns: one key per distinct (model, days in service), the register's book values
         of the closed month, the conversions and sums vectorised per currency."""
+        with gc_paused():  # thousands of engine objects per model, none in a cycle
+            return self._totals(register)
+
+    def _totals(self, register: Register) -> Totals:
         totals = Totals()
         n = len(register)
         if n == 0:
