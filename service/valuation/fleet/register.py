@@ -113,8 +113,12 @@ class Register:
         """Every asset matching ``flt``."""
         with gc_paused():
             signature = register_signature(session, flt)
-            parts = register_parts(session, flt)
-            return cls._of(parts, register_changes(session, flt), data_version, signature)
+            register = cls._of(register_parts(session, flt), [], data_version, signature)
+            # Changes after the assets: a change written in between comes with the asset's row
+            # from before it (a change adds to the terms the row holds); the write moved the
+            # data version, so the next request reads that asset again.
+            register.changes = _change_rows(register.id, register_changes(session, flt))
+            return register
 
     def refresh(self, session: Session, flt: AssetFilter, data_version: int) -> Register:
         """This register at ``data_version``: the buckets of ids whose signature moved are
@@ -129,9 +133,11 @@ class Register:
             }
             everything = 2 * len(moved) > len(signature)
             parts = register_parts(session, flt, None if everything else sorted(moved))
-            changes = register_changes(session, flt)
-            fresh = Register._of(parts, changes, data_version, signature)
-            if not everything:
+            fresh = Register._of(parts, [], data_version, signature)
+            changes = register_changes(session, flt)  # after the assets, as in read()
+            if everything:
+                fresh.changes = _change_rows(fresh.id, changes)
+            else:
                 fresh = self._merged(fresh, moved, changes)
             with self.lock:
                 fresh.carry_books(self)
@@ -318,11 +324,19 @@ class Register:
 
 
 def _change_rows(ids: Ints, changes: list[tuple[Any, ...]]) -> list[ChangeRow]:
-    """Changes of estimate (asset id, month, life, salvage) with their asset's position."""
-    positions = np.searchsorted(ids, [c[0] for c in changes]).tolist() if changes else []
+    """Changes of estimate (asset id, month, life, salvage) with their asset's position; a
+    change of an asset not read (inserted after the assets were) is left out."""
+    if not changes or not len(ids):
+        return []
+    asset = np.array([c[0] for c in changes], dtype=np.int64)
+    positions = np.minimum(np.searchsorted(ids, asset), len(ids) - 1)
+    found = (ids[positions] == asset).tolist()
     return [
         ChangeRow(position, month, life, salvage)
-        for position, (_, month, life, salvage) in zip(positions, changes, strict=True)
+        for position, ok, (_, month, life, salvage) in zip(
+            positions.tolist(), found, changes, strict=True
+        )
+        if ok
     ]
 
 

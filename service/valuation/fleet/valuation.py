@@ -131,7 +131,7 @@ class FleetValuation:
         n = len(register)
         if n == 0:
             return totals
-        self.prepare(register.models)
+        self.prepare(sorted(register.models))  # refused as fleet_models() orders them
         days = np.maximum(self.as_of.toordinal() - EPOCH - register.start, 0)
         pair = register.model * (1 << 32) + days
         distinct, inverse = np.unique(pair, return_inverse=True)
