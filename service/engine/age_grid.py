@@ -35,7 +35,6 @@ from service.engine.unit import unit_of
 __all__ = ["Units", "end_of_life", "income_by_age", "value_at"]
 
 Floats = npt.NDArray[np.float64]
-Bools = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)

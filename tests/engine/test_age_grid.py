@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import fields
 from datetime import date
 
 import numpy as np
@@ -110,6 +111,11 @@ def test_paths_that_dip_and_recover_pick_the_scalar_retirement_date() -> None:
             assert _close(value, scalar_value_at(path, unit, 0.0, want_end))
             several += end not in (unit.life_left, 0.0)
     assert several > 100  # retirement before the physical life, by a crossing or a step
+
+
+def test_the_vectorised_units_carry_every_field_of_the_scalar_ones() -> None:
+    """A field added to UnitEconomics (a new dependence on age) must reach the NumPy pass."""
+    assert [f.name for f in fields(age_grid.Units)] == [f.name for f in fields(UnitEconomics)]
 
 
 def test_units_past_their_physical_life_are_worth_their_scrap() -> None:
