@@ -173,3 +173,46 @@ async def test_book_values_are_carried_only_where_terms_are_unchanged(
     new = registers.get(session, AssetFilter(), current_data_version(session))
     changed = np.flatnonzero(new.book(closed).cents != old_book).tolist()
     assert changed == [2]
+
+
+async def test_a_currency_whose_last_asset_is_deleted_leaves_the_totals(
+    client: httpx.AsyncClient,
+) -> None:
+    """The kept register still names the currency (its codes only grow); no rate is asked
+    for it and no total shows it."""
+    rng = random.Random(5)
+    ids = {}
+    for k, currency in enumerate(["USD", "USD", "GBP", "EUR"]):
+        created = await client.post("/assets", json=_asset(rng, k) | {"currency": currency})
+        assert created.status_code == 201, created.text
+        ids[currency] = created.json()["id"]
+    await _totals_agree(client)
+    etag = (await client.get(f"/assets/{ids['GBP']}")).headers["etag"]
+    deleted = await client.delete(f"/assets/{ids['GBP']}", headers={"If-Match": etag})
+    assert deleted.status_code == 204, deleted.text
+    for params in ({}, {"currency": "EUR"}, {"currency": "USD", "premise": "orderly"}):
+        totals = await _totals_agree(client, **params)
+        assert "GBP" not in {t["currency"] for t in totals["by_currency"]}
+        assert totals["count"] == 3
+
+
+async def test_a_model_whose_last_asset_is_deleted_is_not_valued(
+    client: httpx.AsyncClient,
+) -> None:
+    """A B200 cannot be valued on 2024-06-30 (not released): once the fleet's only B200 is
+    deleted, the first page of that date answers."""
+    rng = random.Random(6)
+    ids = []
+    for k, model in enumerate(["nvidia-a100-sxm4-80gb", "nvidia-a100-sxm4-80gb",
+                               "nvidia-b200-sxm-180gb", "nvidia-v100-sxm2-32gb"]):  # fmt: skip
+        created = await client.post("/assets", json=_asset(rng, k) | {"model": model})
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+    params: dict[str, str | int] = {"as_of": "2024-06-30", "limit": 2}
+    assert (await client.get("/valuations", params=params)).status_code == 422
+    etag = (await client.get(f"/assets/{ids[2]}")).headers["etag"]
+    deleted = await client.delete(f"/assets/{ids[2]}", headers={"If-Match": etag})
+    assert deleted.status_code == 204, deleted.text
+    page = await client.get("/valuations", params=params | {"premise": "forced"})
+    assert page.status_code == 200, page.text
+    assert page.json()["totals"]["count"] == 3

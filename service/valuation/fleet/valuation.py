@@ -131,7 +131,9 @@ class FleetValuation:
         n = len(register)
         if n == 0:
             return totals
-        self.prepare(sorted(register.models))  # refused as fleet_models() orders them
+        held = np.flatnonzero(np.bincount(register.model, minlength=len(register.models)))
+        # the models some asset holds (the register's names only grow), in fleet_models() order
+        self.prepare(sorted(register.models[i] for i in held.tolist()))
         days = np.maximum(self.as_of.toordinal() - EPOCH - register.start, 0)
         pair = register.model * (1 << 32) + days
         distinct, inverse = np.unique(pair, return_inverse=True)
@@ -146,11 +148,13 @@ class FleetValuation:
             out, out_names = native, names
         per_gpu = np.empty(n, dtype=np.int64)
         for c, name in enumerate(out_names):
+            mask = out == c
+            if not mask.any():  # a currency the register once held (its assets since deleted)
+                continue
             table = self.table.per_gpu.get(name)
             if table is None or len(table) <= int(key.max()):
                 with self.table.lock:
                     table = self._per_gpu_table(name)
-            mask = out == c
             per_gpu[mask] = table[key[mask]]
         fair = per_gpu * register.gpu_count
         book = self._convert_columns(register.book(self.closed).cents, native, names, out_names)
@@ -178,7 +182,10 @@ class FleetValuation:
         if not self.currency:
             return amount
         target = self.rates[targets[0]].usd_per_unit
-        usd = np.array([self.rates[name].usd_per_unit for name in names], dtype=np.float64)
+        usd = np.array(  # NaN for a currency the register names but no asset is in
+            [r.usd_per_unit if (r := self.rates.get(name)) else np.nan for name in names],
+            dtype=np.float64,
+        )
         moved = np.flatnonzero(np.array([name != targets[0] for name in names])[source])
         if moved.size == 0:
             return amount
