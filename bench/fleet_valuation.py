@@ -16,7 +16,13 @@ chunks), then, in one process and one run:
   (the fleet totals and the engine's answers are computed) and warm (memoised per question
   and data version); the first page of the CSV's question (whose totals the CSV left), and a
   later page (after a cursor);
-- ``json``: every page at ``limit=1000``.
+- ``json``: every page at ``limit=1000``;
+- ``json page 1 (new q.)``: a question nothing asked before (``premise=forced``, in EUR), the
+  register's columns kept since the cold first page;
+- ``after write``: one asset's GPU count changed (through the ORM, as the API writes), the
+  calibration fitted again (a write moves the data version; timed on its own row), then a new
+  question's first page: on the same closed month, then on ``as_of`` 2026-05-31, a closed
+  month no page asked yet (its book values are all computed).
 
 It prints wall time, CPU time of the process (all threads; the export's ``COPY`` runs in the
 server, so its CPU is mostly not ours), rows/s, resident memory (start and peak while the
@@ -55,6 +61,7 @@ from service.finance import service as finance
 from service.finance.orm import Asset, BookChange
 from service.registry.orm import GpuModel
 from service.registry.seed import seed_all
+from service.state import resources
 
 AS_OF = "2026-06-30"
 LAST_IN_SERVICE = date(2026, 6, 30)
@@ -347,7 +354,47 @@ async def _drive(url: str, n: int) -> list[dict[str, Any]]:
             results.append(
                 _row("json (all pages)", started, n, before, rss_mb(), counted.take(), note)
             )
+
+            # Another question never asked, the register's columns kept from the cold page.
+            other = {"as_of": AS_OF, "limit": 100, "premise": "forced", "currency": "EUR"}
+            started, before = _clocks(), rss_mb()
+            response = await client.get("/valuations", params=other)
+            assert response.status_code == 200, response.text
+            results.append(
+                _row("json page 1 (new q.)", started, 100, before, rss_mb(), counted.take())
+            )
+
+            # A write (one asset's GPU count), then new questions: the same closed month, and
+            # an as_of whose closed month no page asked yet. A write moves the data version,
+            # so the calibration is fitted again on the next request: timed on its own first.
+            for phase, params in (
+                ("after write, new q.", {"as_of": AS_OF, "premise": "orderly", "currency": "GBP"}),
+                ("after write, new month", {"as_of": "2026-05-31", "premise": "forced"}),
+            ):
+                await asyncio.to_thread(_write_one, app, len(results))
+                started, before = _clocks(), rss_mb()
+                warm = await client.get(
+                    "/residual",
+                    params={"model": "nvidia-h100-sxm5-80gb", "as_of": params["as_of"]},
+                )
+                assert warm.status_code == 200, warm.text
+                results.append(
+                    _row("  calibrate again", started, 0, before, rss_mb(), counted.take())
+                )
+                started, before = _clocks(), rss_mb()
+                response = await client.get("/valuations", params={**params, "limit": 100})
+                assert response.status_code == 200, response.text
+                results.append(_row(phase, started, 100, before, rss_mb(), counted.take()))
     return results
+
+
+def _write_one(app: Any, k: int) -> None:
+    """One asset's GPU count changed through the ORM and the app's own sessions, as the API
+    writes it (its revision and the data version move, and the app knows at once)."""
+    with unit_of_work(resources(app).sessions) as session:
+        asset = session.get(Asset, 1 + 997 * k)
+        assert asset is not None
+        asset.gpu_count += 1
 
 
 async def _stream_csv(app: Any) -> tuple[int, int, int, float]:
@@ -437,6 +484,12 @@ def _table(results: list[dict[str, Any]]) -> None:
         f"warm {by['json page 1 (warm)']['wall_s']:.3f} s, "
         f"after the CSV {by['json page 1 (after csv)']['wall_s']:.3f} s (target <= 0.3 s); "
         f"page 2 {by['json page 2']['wall_s']:.3f} s"
+    )
+    kept = by["json page 1 (new q.)"]["wall_s"]
+    print(
+        f"first JSON page of a new question: register kept {kept:.3f} s, "
+        f"right after a write {by['after write, new q.']['wall_s']:.3f} s (calibration apart), "
+        f"after a write on a new closed month {by['after write, new month']['wall_s']:.3f} s"
     )
     csv_row = by["csv (streamed)"]
     print(f"memory while streaming: +{csv_row['rss_peak'] - csv_row['rss_before']:.0f} MB RSS")

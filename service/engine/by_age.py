@@ -7,10 +7,13 @@ of the three approaches at one age, which does. :func:`residuals_by_age` builds 
 and evaluates the second for each age, so valuing a fleet costs one model state per model and
 one cheap evaluation per distinct age.
 
-The value at each age is, float for float, the ``value_per_gpu`` and ``remaining_life_months``
-of ``residual(cal, spec, as_of=as_of, age_months=age, premise=premise, assumptions=a)``
-(the tests compare both at every age they draw): the same formulas, in the same order, from
-the same state (module doc of :mod:`service.engine.valuation` for the method).
+The value at each age is the ``value_per_gpu`` and ``remaining_life_months`` of
+``residual(cal, spec, as_of=as_of, age_months=age, premise=premise, assumptions=a)`` (the tests
+compare both at every age they draw, to 1e-9 relative): the same formulas, in the same order,
+from the same state (module doc of :mod:`service.engine.valuation` for the method). The income
+approach, the costly one, runs over all the ages at once (:func:`service.engine.age_grid.
+income_by_age`, NumPy, agreeing with the scalar :meth:`Valuer.value` to the last bits of the
+elementary functions); the market and cost approaches and the weights are the ``Valuer``'s.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
+
+from service.engine.age_grid import income_by_age
 from service.engine.approaches import (
     Valuer,
     approach_weights,
@@ -88,16 +94,21 @@ class ModelValues:
                 raise EngineInputError(
                     "age_months", f"age_months must be within [0, 600], got {age!r}"
                 )
+        v = self._valuer
+        income, end = income_by_age(
+            v.st, v.contracts, v.a, v.reference, np.array(ages, dtype=np.float64)
+        )
+        wi, wm, wc = v.weights
         values: list[float] = []
-        remaining: list[float] = []
-        for age in ages:
-            reconciled, _, _, _, end = self._valuer.value(age)
-            values.append(reconciled * self.factor)
-            remaining.append(end * 12.0)
+        for age, income_ in zip(ages, income.tolist(), strict=True):
+            market = v.market_value(age)  # Valuer.value's reconciliation, term for term
+            weighted_market = wm * market if market is not None else 0.0
+            total = wi * income_ + wc * v.cost_value(age) + weighted_market
+            values.append(total * self.factor)
         return AgeValues(
             ages=tuple(ages),
             value_per_gpu=tuple(values),
-            remaining_life_months=tuple(remaining),
+            remaining_life_months=tuple((end * 12.0).tolist()),
             regime=self.regime,
             frontier_precision=self.frontier_precision,
         )

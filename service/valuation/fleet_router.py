@@ -75,7 +75,8 @@ def list_valuations(
     after = _after(params.cursor)
     ctx = valuer.context(session, as_of=as_of, known_at=params.known_at)
     flt = AssetFilter(model=params.model, status=params.status)
-    census = _census(session, valuer, ctx, flt)
+    first_page = params.format == "json" and after is None
+    census = _census(session, valuer, ctx, flt, from_register=first_page)
     rates = fleet.rates_for(ctx, census, as_of=as_of, requested=params.currency)
     assumptions = service.assumptions_for(ctx, {})
     valuation = fleet.FleetValuation(
@@ -98,11 +99,28 @@ def list_valuations(
 
 
 def _census(
-    session: SessionDep, valuer: service.Valuer, ctx: service.Context, flt: AssetFilter
+    session: SessionDep,
+    valuer: service.Valuer,
+    ctx: service.Context,
+    flt: AssetFilter,
+    *,
+    from_register: bool,
 ) -> dict[str, int]:
-    """Assets per currency, counted once per data version and filter."""
+    """Assets per currency, counted once per data version and filter: from the register's
+    columns for a first page (which reads them for its totals anyway), else by a query."""
     key = ("fleet-census", ctx.data_version, flt.model, flt.status)
+    if from_register:
+        return valuer.cache.memo(key, lambda: _register(session, valuer, ctx, flt).census())
     return valuer.cache.memo(key, lambda: fleet.fleet_census(session, flt))
+
+
+def _register(
+    session: SessionDep, valuer: service.Valuer, ctx: service.Context, flt: AssetFilter
+) -> fleet.Register:
+    """The register's columns at the context's data version (:class:`fleet.Registers`: kept
+    between questions, read again after a write only where the write touched it)."""
+    registers = valuer.cache.memo(("fleet-registers",), fleet.Registers)
+    return registers.get(session, flt, ctx.data_version)
 
 
 def _fair_table(
@@ -147,14 +165,11 @@ def _fleet_totals(
     flt: AssetFilter,
 ) -> fleet.Totals:
     """The whole fleet's totals, valued once per question and data version (bounded memo; a
-    CSV of the same question leaves its totals there too)."""
+    CSV of the same question leaves its totals there too), from the register's columns
+    (:func:`_register`; book values recomputed only for the assets a write changed)."""
 
     def compute() -> fleet.Totals:
-        valuation.prepare(fleet.fleet_models(session, flt))
-        totals = fleet.Totals()
-        for batch in fleet.asset_batches(session, flt):
-            totals.add(valuation.value(batch))
-        return totals
+        return valuation.totals(_register(session, valuer, valuation.ctx, flt))
 
     return valuer.cache.memo(_totals_key(valuation, flt), compute)
 

@@ -43,7 +43,12 @@ Cost, by layer:
 The totals of a JSON page are those of the whole fleet; they are computed once per question
 (data version, ``as_of``, ``known_at``, premise, currency, filters) and kept in the process's
 bounded memo (a finished CSV of the question leaves its totals there too), so a page costs a
-page.
+page. A question never asked is summed from :mod:`.register`: the columns the totals need of
+every asset (model, in-service date, GPU count, currency, book terms) and their book values per
+closed month, kept between questions and, after a write, read again only in the buckets of ids
+the write touched (:func:`~.repository.register_signature`), book values recomputed only for
+the assets whose terms changed; :meth:`~.valuation.FleetValuation.totals` then values each
+distinct (model, days in service) once and sums whole columns per currency.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from service.valuation.fleet.ages import closed_month
 from service.valuation.fleet.csv_export import CSV_CHUNK_ROWS, CSV_HEADER, csv_chunks
 from service.valuation.fleet.fx import Rate, rates_for
 from service.valuation.fleet.lines import AssetLine, FairTable, FairTables, Lines
+from service.valuation.fleet.register import Register, Registers
 from service.valuation.fleet.repository import (
     AssetBatch,
     asset_batches,
@@ -74,6 +80,8 @@ __all__ = [
     "FleetValuation",
     "Lines",
     "Rate",
+    "Register",
+    "Registers",
     "Totals",
     "asset_batches",
     "closed_month",

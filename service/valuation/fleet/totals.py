@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from service.valuation.fleet.lines import Lines
+
+Ints = npt.NDArray[np.int64]
 
 __all__ = ["CurrencyTotals", "Totals"]
 
@@ -55,6 +58,20 @@ class Totals:
                 continue
             mask = currency == code
             entry.count += int(mask.sum())
+            for name, column in columns.items():
+                setattr(entry, name, getattr(entry, name) + int(column[mask].sum()))
+
+    def add_columns(self, code: Ints, names: list[str], columns: dict[str, Ints]) -> None:
+        """Sums of whole columns (the fields of :class:`CurrencyTotals`, integer cents), the
+        currency of each entry given as ``names[code]``: one pass per currency present."""
+        if not len(code):
+            return
+        for c in np.flatnonzero(np.bincount(code, minlength=len(names))).tolist():
+            mask = code == c
+            entry = self.by.get(names[c])
+            if entry is None:
+                entry = self.by[names[c]] = CurrencyTotals(names[c])
+            entry.count += int(np.count_nonzero(mask))
             for name, column in columns.items():
                 setattr(entry, name, getattr(entry, name) + int(column[mask].sum()))
 

@@ -30,7 +30,9 @@ from service.finance.service import BookTerms
 from service.valuation.fleet.ages import EPOCH, ages_in_months, closed_month, first_days, months_of
 from service.valuation.fleet.fx import Rate
 from service.valuation.fleet.lines import Fair, FairTable, Ints, Lines, Regime
-from service.valuation.fleet.repository import AssetBatch
+from service.valuation.fleet.register import Register
+from service.valuation.fleet.repository import AssetBatch, gc_paused
+from service.valuation.fleet.totals import Totals
 from service.valuation.service import Context
 
 __all__ = ["FleetValuation"]
@@ -115,6 +117,82 @@ class FleetValuation:
             difference=fair_value - book,
             impaired=book > fair_value,
         )
+
+    def totals(self, register: Register) -> Totals:
+        """The totals of the whole register, as :meth:`value` of every asset summed by
+        :meth:`Totals.add` gives them (the same cents, asset by asset), computed on whole
+        columns: one key per distinct (model, days in service), the register's book values
+        of the closed month, the conversions and sums vectorised per currency."""
+        with gc_paused():  # thousands of engine objects per model, none in a cycle
+            return self._totals(register)
+
+    def _totals(self, register: Register) -> Totals:
+        totals = Totals()
+        n = len(register)
+        if n == 0:
+            return totals
+        held = np.flatnonzero(np.bincount(register.model, minlength=len(register.models)))
+        # the models some asset holds (the register's names only grow), in fleet_models() order
+        self.prepare(sorted(register.models[i] for i in held.tolist()))
+        days = np.maximum(self.as_of.toordinal() - EPOCH - register.start, 0)
+        pair = register.model * (1 << 32) + days
+        distinct, inverse = np.unique(pair, return_inverse=True)
+        models = register.models
+        pairs = [(models[p >> 32], p & 0xFFFFFFFF) for p in distinct.tolist()]
+        key = self._key_of([m for m, _ in pairs], [d for _, d in pairs])[inverse.ravel()]
+        native = register.currency
+        names = register.currencies
+        if self.currency:
+            out, out_names = np.zeros(n, dtype=np.int64), [self.currency]
+        else:
+            out, out_names = native, names
+        per_gpu = np.empty(n, dtype=np.int64)
+        for c, name in enumerate(out_names):
+            mask = out == c
+            if not mask.any():  # a currency the register once held (its assets since deleted)
+                continue
+            table = self.table.per_gpu.get(name)
+            if table is None or len(table) <= int(key.max()):
+                with self.table.lock:
+                    table = self._per_gpu_table(name)
+            per_gpu[mask] = table[key[mask]]
+        fair = per_gpu * register.gpu_count
+        book = self._convert_columns(register.book(self.closed).cents, native, names, out_names)
+        cost = self._convert_columns(round_cents(register.cost), native, names, out_names)
+        totals.add_columns(
+            out,
+            out_names,
+            {
+                "gpu_count": register.gpu_count,
+                "acquisition_cost": cost,
+                "book_value": book,
+                "fair_value": fair,
+                "difference": fair - book,
+                "impaired": (book > fair).astype(np.int64),
+            },
+        )
+        return totals
+
+    def _convert_columns(
+        self, amount: Ints, source: Ints, names: list[str], targets: list[str]
+    ) -> Ints:
+        """:meth:`_convert` for whole columns: cents in each entry's currency ``names[source]``
+        to cents in the requested currency (``targets``, one name), through US dollars, the
+        same operations per entry."""
+        if not self.currency:
+            return amount
+        target = self.rates[targets[0]].usd_per_unit
+        usd = np.array(  # NaN for a currency the register names but no asset is in
+            [r.usd_per_unit if (r := self.rates.get(name)) else np.nan for name in names],
+            dtype=np.float64,
+        )
+        moved = np.flatnonzero(np.array([name != targets[0] for name in names])[source])
+        if moved.size == 0:
+            return amount
+        out = amount.copy()
+        per = np.full(moved.size, target)
+        out[moved] = round_cents(amount[moved] / 100.0 * usd[source[moved]] / per)
+        return out
 
     # --- fair value ---------------------------------------------------------------------------
 
