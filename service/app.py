@@ -32,6 +32,7 @@ from service.observability import Metrics, RequestContextMiddleware, configure_l
 from service.ops.router import router as ops_router
 from service.registry.router import router as registry_router
 from service.state import Resources, resources
+from service.valuation import fleet_router as fleet_routes
 from service.valuation.cache import CalibrationCache
 from service.valuation.fleet_router import router as fleet_router
 from service.valuation.router import router as valuation_router
@@ -98,15 +99,30 @@ def _resume_gc(state: Resources) -> None:
 
 
 def _warm_up(state: Resources, today: date, stop: threading.Event) -> None:
-    """Start-up's background work, in order: today's calibration (the first quote's), then,
-    when ``state.warm_history``, the past dates the page at ``/`` asks for its quote history
-    (``ui.history_warm_dates``), most recent first. Each is one calibration, kept in the
-    bounded cache; ``stop`` (shutdown) ends the walk between two of them. A failure only means
-    that a request calibrates instead."""
+    """Start-up's background work, in order: today's calibration (the first quote's), today's
+    default fleet question (the first page's), then, when ``state.warm_history``, the past
+    dates the page at ``/`` asks for its quote history (``ui.history_warm_dates``), most recent
+    first. Each is one calibration, kept in the bounded cache; ``stop`` (shutdown) ends the
+    walk between two of them. A failure only means that a request does the work instead."""
     state.valuer.warm(state.sessions, today)
     _resume_gc(state)
+    if stop.is_set() or state.shutting_down:
+        return
+    _warm_fleet(state, today)
     if state.warm_history:
         _warm_dates(state, ui.history_warm_dates(today), stop)
+
+
+def _warm_fleet(state: Resources, today: date) -> None:
+    """Today's default fleet question, valued once (``fleet_router.warm``), so the first page
+    a client asks reads no register and values no age it did not need to."""
+    try:
+        with state.sessions() as session:
+            fleet_routes.warm(session, state.valuer, today)
+    except ServiceError:  # no calibration yet, or a currency without a rate: a page will say
+        return
+    except Exception:
+        log.warning("warming the fleet's default question failed", exc_info=True)
 
 
 def _warm_dates(state: Resources, days: Iterable[date], stop: threading.Event) -> None:

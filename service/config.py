@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     warm_calibration: bool = Field(
         default=True,
         description="Calibrate for today in the background at start-up, so that the first "
-        "/quote does not wait for it.",
+        "/quote does not wait for it, then value today's default fleet question, so that the "
+        "first page of /valuations does not either.",
     )
 
     @property

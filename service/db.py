@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     DateTime,
@@ -70,17 +70,27 @@ def utcnow() -> datetime:
 
 
 class DataVersion(Base):
-    """One row whose counter every registry write bumps; caches of derived state key on it."""
+    """One row whose counters writes bump; caches of derived state key on them.
+
+    ``version`` moves with every write of a versioned row (answers, fleets, memos key on it);
+    ``evidence_version`` only with writes of what a calibration is fitted on (models,
+    observations, rates, frontier, assumptions), so writing an asset does not refit the market.
+    """
 
     __tablename__ = "data_version"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    evidence_version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
 
 
 class Versioned:
-    """Mixin for tables whose rows feed valuations: writing one bumps the data version."""
+    """Mixin for tables whose rows feed valuations: writing one bumps the data version, and
+    the evidence version too unless the table says it is not evidence of the market."""
+
+    #: Whether the rows are what a calibration is fitted on (False for a fleet's assets).
+    evidence: ClassVar[bool] = True
 
 
 def normalise_url(url: str) -> str:
@@ -181,23 +191,42 @@ def read_data_version(session: Session) -> int:
     return int(version or 0)
 
 
+def read_versions(session: Session) -> tuple[int, int]:
+    """(data version, evidence version) as this session sees them, in one statement."""
+    row = session.execute(
+        select(DataVersion.version, DataVersion.evidence_version).where(DataVersion.id == 1)
+    ).first()
+    return (int(row[0]), int(row[1])) if row is not None else (0, 0)
+
+
 @event.listens_for(Session, "before_flush")
 def _bump_data_version(session: Session, _context: Any, _instances: Any) -> None:
-    """Bump the data version once per transaction that writes any versioned row."""
-    if session.info.get("data_version_bumped"):
+    """Bump the data version once per transaction that writes any versioned row (and the
+    evidence version once, if one of them is evidence)."""
+    if session.info.get("data_version_bumped") and session.info.get("evidence_version_bumped"):
         return
-    touched = (*session.new, *session.dirty, *session.deleted)
-    if not any(isinstance(obj, Versioned) for obj in touched):
+    written = (*session.new, *session.dirty, *session.deleted)
+    touched = [obj for obj in written if isinstance(obj, Versioned)]
+    if not touched:
         return
-    mark_data_changed(session)
+    mark_data_changed(session, evidence=any(obj.evidence for obj in touched))
 
 
-def mark_data_changed(session: Session) -> None:
-    """For bulk statements that bypass the unit of work (``insert().values([...])``)."""
+def mark_data_changed(session: Session, *, evidence: bool = True) -> None:
+    """Bump the data version once per transaction, and the evidence version once when any
+    write is ``evidence`` (the default, so a caller that does not say refits the market);
+    called directly for bulk statements that bypass the unit of work."""
+    connection = session.connection()
+    if evidence and not session.info.get("evidence_version_bumped"):
+        session.info["evidence_version_bumped"] = True
+        connection.execute(
+            update(DataVersion)
+            .where(DataVersion.id == 1)
+            .values(evidence_version=DataVersion.evidence_version + 1)
+        )
     if session.info.get("data_version_bumped"):
         return
     session.info["data_version_bumped"] = True
-    connection = session.connection()
     version = connection.scalar(
         update(DataVersion)
         .where(DataVersion.id == 1)
@@ -218,6 +247,7 @@ def mark_data_changed(session: Session) -> None:
 def _reset_bump_flag(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
         session.info.pop("data_version_bumped", None)
+        session.info.pop("evidence_version_bumped", None)
 
 
 @event.listens_for(Session, "after_commit")

@@ -120,6 +120,7 @@ def import_rows(
     check: Callable[[list[tuple[int, M]]], list[FieldError]],
     insert: Callable[[list[M]], None],
     on_row: Callable[[], None] | None = None,
+    evidence: bool = True,
 ) -> int:
     """All-or-nothing import of rows that name a GPU model and a currency; returns how many
     were written.
@@ -128,7 +129,8 @@ def import_rows(
     and the rows it refuses are still checked against the ``catalogue``, so each bad row is
     named with all its problems; ``check`` then judges the valid rows together (cross-checks,
     duplicates, rows already stored). One problem anywhere and nothing is written; otherwise
-    ``insert`` writes them all and the data version moves.
+    ``insert`` writes them all and the data version moves (and the evidence version, unless
+    the rows are not ``evidence`` of the market, as a fleet's assets are not).
     """
     good, errors = validate_rows(
         rows,
@@ -144,5 +146,5 @@ def import_rows(
     errors.extend(check(good))
     refuse_if_any(errors, "import")
     insert([item for _, item in good])
-    mark_data_changed(session)
+    mark_data_changed(session, evidence=evidence)
     return len(good)

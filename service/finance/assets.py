@@ -305,4 +305,5 @@ def import_assets(
         check=check,
         insert=lambda items: repository.insert_assets(session, [_values(i) for i in items]),
         on_row=on_row,
+        evidence=False,
     )

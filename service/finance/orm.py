@@ -21,6 +21,8 @@ class Asset(Audited, Versioned, Base):
     in): exact up to 10^13, the same on SQLite and PostgreSQL, and JSON-ready for the audit log.
     """
 
+    evidence = False  # a fleet's unit, not market evidence: writing it refits nothing
+
     __tablename__ = "assets"
     __audit_entity__ = "asset"
 
@@ -66,6 +68,8 @@ class Asset(Audited, Versioned, Base):
 
 class BookChange(Audited, Versioned, Base):
     """From ``effective_month`` (``YYYY-MM``) on, a new life and/or salvage (IAS 8 / ASC 250)."""
+
+    evidence = False
 
     __tablename__ = "asset_book_changes"
     __audit_entity__ = "asset_book_change"

@@ -1,11 +1,15 @@
-"""The calibrated state, computed once per (data version, evidence date, known_at) and shared.
+"""The calibrated state, computed once per (evidence version, evidence date, known_at) and
+shared.
 
-A registry write bumps the data version in the database; each process learns of it through its
-``service.freshness.DataVersionTracker`` (at once for its own writes, within a second for
-another replica's), and its next request calibrates afresh. Concurrent requests for the same key
+A registry write bumps the data version in the database, and the evidence version when it
+writes what a calibration is fitted on (models, observations, rates, frontier, assumptions; not
+a fleet's assets: :class:`service.db.DataVersion`). Each process learns of the data version
+through its ``service.freshness.DataVersionTracker`` (at once for its own writes, within a
+second for another replica's), reads the evidence version once for it, and its next request
+calibrates afresh if the evidence moved. Concurrent requests for the same key
 wait for one calibration (single flight) instead of each fitting the model.
 
-The cache keeps the ``capacity`` most recently used calibrations of the current data version
+The cache keeps the ``capacity`` most recently used calibrations of the current evidence version
 (about 0.35 MB each on the reference catalogue): enough for today's, the quarter starts the
 page at ``/`` charts its quote history on (which the server warms at start-up) and the dates
 clients ask, and small enough to bound memory.
@@ -32,7 +36,7 @@ CAPACITY = 48
 @dataclass(frozen=True, slots=True)
 class Calibrated:
     calibration: engine.Calibration
-    data_version: int
+    evidence_version: int
     seconds: float
 
 
@@ -67,6 +71,14 @@ class CalibrationCache:
                 self._evict(current_version=key[0])
                 self.calibrations += 1
             return entry
+
+    def memo_get(self, key: Hashable) -> Any:
+        """A memoised value, or None."""
+        with self._guard:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key]
+        return None
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """Small derived facts keyed by data version (stored defaults, evidence dates).

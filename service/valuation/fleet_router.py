@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
 
 from service import engine
 from service.api import RetryingRoute, SessionDep, decode_cursor, encode_cursor
@@ -25,7 +26,7 @@ from service.valuation.fleet_schemas import (
     FleetValuationPage,
 )
 from service.valuation.router import ValuerDep
-from service.valuation.schemas import FxUsed
+from service.valuation.schemas import FxUsed, Premise
 from service.web.problems import responses
 
 router = APIRouter(
@@ -76,17 +77,8 @@ def list_valuations(
     ctx = valuer.context(session, as_of=as_of, known_at=params.known_at)
     flt = AssetFilter(model=params.model, status=params.status)
     first_page = params.format == "json" and after is None
-    census = _census(session, valuer, ctx, flt, from_register=first_page)
-    rates = fleet.rates_for(ctx, census, as_of=as_of, requested=params.currency)
-    assumptions = service.assumptions_for(ctx, {})
-    valuation = fleet.FleetValuation(
-        ctx,
-        as_of=as_of,
-        premise=params.premise,
-        currency=params.currency,
-        assumptions=assumptions,
-        rates=rates,
-        table=_fair_table(valuer, ctx, as_of, params.premise, assumptions),
+    census, valuation = _question(
+        session, valuer, ctx, flt, as_of, params.premise, params.currency, first_page=first_page
     )
     if params.format == "csv":
         valuation.prepare(fleet.fleet_models(session, flt))  # refuse before streaming
@@ -96,6 +88,45 @@ def list_valuations(
         totals = _fleet_totals(session, valuer, valuation, flt)
         return _page(session, valuation, flt, limit=limit, after=None, totals=totals, census=census)
     return _page(session, valuation, flt, limit=limit, after=after, totals=None, census=census)
+
+
+def _question(
+    session: Session,
+    valuer: service.Valuer,
+    ctx: service.Context,
+    flt: AssetFilter,
+    as_of: date,
+    premise: Premise,
+    currency: str | None,
+    *,
+    first_page: bool,
+) -> tuple[dict[str, int], fleet.FleetValuation]:
+    """The assets per currency and the valuation of one question (its rates and the engine's
+    answers per model and age)."""
+    census = _census(session, valuer, ctx, flt, from_register=first_page)
+    rates = fleet.rates_for(ctx, census, as_of=as_of, requested=currency)
+    assumptions = service.assumptions_for(ctx, {})
+    valuation = fleet.FleetValuation(
+        ctx,
+        as_of=as_of,
+        premise=premise,
+        currency=currency,
+        assumptions=assumptions,
+        rates=rates,
+        table=_fair_table(valuer, ctx, as_of, premise, assumptions),
+    )
+    return census, valuation
+
+
+def warm(session: Session, valuer: service.Valuer, today: date) -> None:
+    """Value today's default question (the whole fleet, market premise, each asset's own
+    currency) once, as a first page would: the register's columns, this month's book values
+    and the engine's answers are then kept, so the first page a client asks costs a page (or,
+    for another question, its own answers only). Start-up runs it after today's calibration."""
+    ctx = valuer.context(session, as_of=today, known_at=None)
+    flt = AssetFilter()
+    _, valuation = _question(session, valuer, ctx, flt, today, "market", None, first_page=True)
+    _fleet_totals(session, valuer, valuation, flt)
 
 
 def _census(

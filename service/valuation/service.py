@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service import engine
 from service.common.clock import today as today  # the routers ask `service.today()`
-from service.db import current_data_version
+from service.db import current_data_version, read_versions
 from service.engine.answers import PathPoint
 from service.errors import FieldError, InvalidInput, NotFound
 from service.valuation import repository
@@ -57,7 +57,8 @@ class Valuer:
     def context(self, session: Session, *, as_of: date, known_at: datetime | None) -> Context:
         """The calibration and defaults for an answer: one query (the data version) when warm."""
         version = current_data_version(session)
-        evidence_on = self._evidence_on(session, version, as_of, known_at)
+        evidence = self._evidence_version(session, version)
+        evidence_on = self._evidence_on(session, evidence, as_of, known_at)
 
         def fit() -> engine.Calibration:
             return engine.calibrate(
@@ -70,7 +71,7 @@ class Valuer:
             )
 
         try:
-            entry = self.cache.get((version, evidence_on, known_at), fit)
+            entry = self.cache.get((evidence, evidence_on, known_at), fit)
         except engine.CalibrationUnavailable as exc:
             first = repository.nth_lease_date(session, n=exc.needed, known_at=known_at)
             when = f" Answers are available from {first.isoformat()}." if first else ""
@@ -89,7 +90,7 @@ class Valuer:
         self.metrics.calibration_seconds.set(entry.seconds)
         self.metrics.data_version.set(version)
         defaults = self.cache.memo(
-            ("defaults", version), lambda: repository.assumption_values(session)
+            ("defaults", evidence), lambda: repository.assumption_values(session)
         )
         return Context(entry.calibration, defaults, version, evidence_on, known_at)
 
@@ -104,13 +105,25 @@ class Valuer:
                 "warm-up calibration failed; the first request will calibrate", exc_info=True
             )
 
+    def _evidence_version(self, session: Session, version: int) -> int:
+        """The evidence version at data version ``version``: read once per data version (an
+        asset write moves the data version but not the evidence, so calibrations stay)."""
+        known = self.cache.memo_get(("evidence_version", version))
+        if known is not None:
+            return int(known)
+        seen, evidence = read_versions(session)
+        if seen == version:  # the session sees the version the tracker vouched for
+            self.cache.memo(("evidence_version", version), lambda: evidence)
+        return evidence
+
     def _evidence_on(
         self, session: Session, version: int, as_of: date, known_at: datetime | None
     ) -> date:
         def latest() -> date | None:
             return repository.latest_observation_on(session, as_of=as_of, known_at=known_at)
 
-        evidence_on: date | None = self.cache.memo(("evidence", version, as_of, known_at), latest)
+        key = ("evidence_on", version, as_of, known_at)
+        evidence_on: date | None = self.cache.memo(key, latest)
         if evidence_on is None:
             first = repository.nth_lease_date(
                 session, n=engine.MIN_LEASE_OBSERVATIONS, known_at=known_at

@@ -95,3 +95,46 @@ async def test_the_collector_paused_for_start_up_resumes_once_it_is_done(db_url:
         finally:
             gc.enable()
             gc.unfreeze()
+
+
+async def test_start_up_values_todays_default_fleet_question_once(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After today's calibration the warm-up values the default question (whole fleet, market,
+    own currencies): the first page a client asks sums nothing again, and says what a cold
+    process says."""
+    from service.valuation import fleet
+
+    asset = {
+        "model": H100,
+        "gpu_count": 8,
+        "in_service_on": "2024-02-29",
+        "acquisition_cost": 250000,
+        "currency": "USD",
+        "book_method": "straight_line",
+        "life_months": 60,
+    }
+    cold_app = create_app(settings_for(db_url))
+    async with cold_app.router.lifespan_context(cold_app), make_client(cold_app, "write") as w:
+        for k in range(3):
+            assert (await w.post("/assets", json={**asset, "tag": f"WARM-{k}"})).status_code == 201
+        cold = (await w.get("/valuations", params={"limit": 2})).json()
+
+    sums = 0
+    summed = fleet.FleetValuation.totals
+
+    def counting(self: fleet.FleetValuation, register: fleet.Register) -> fleet.Totals:
+        nonlocal sums
+        sums += 1
+        return summed(self, register)
+
+    monkeypatch.setattr(fleet.FleetValuation, "totals", counting)
+    app = create_app(settings_for(db_url, warm_calibration=True))
+    state = resources(app)
+    async with app.router.lifespan_context(app), make_client(app, "read") as client:
+        assert state.warm_up is not None
+        await anyio.to_thread.run_sync(state.warm_up.join)
+        assert sums == 1
+        warm = (await client.get("/valuations", params={"limit": 2})).json()
+        assert sums == 1  # the page's totals were the warm-up's
+    assert warm == cold

@@ -297,6 +297,48 @@ async def test_a_write_through_one_replica_changes_the_next_quote_from_another(
         assert after["inputs_digest"] != before["inputs_digest"]
 
 
+async def test_an_asset_write_refits_nothing_and_an_observation_write_refits_the_market(
+    app: FastAPI,
+) -> None:
+    """A fleet's assets are not market evidence: writing one moves the data version (fleets,
+    memos) but keeps the calibration; a new price moves both and refits."""
+    cache = resources(app).valuer.cache
+    params = {"model": H100, "term": "on_demand", "as_of": "2026-01-01"}
+    async with make_client(app, "write") as client:
+        before = await get(client, "/quote", **params)
+        fitted = cache.calibrations
+        asset = {
+            "tag": "EVIDENCE-0001",
+            "model": H100,
+            "gpu_count": 8,
+            "in_service_on": "2024-02-29",
+            "acquisition_cost": 250000,
+            "currency": "USD",
+            "book_method": "straight_line",
+            "life_months": 60,
+        }
+        assert (await client.post("/assets", json=asset)).status_code == 201
+        after_asset = await get(client, "/quote", **params)
+        assert after_asset["provenance"]["data_version"] == before["provenance"]["data_version"] + 1
+        assert cache.calibrations == fitted
+        assert after_asset["rate_per_gpu_hour"] == before["rate_per_gpu_hour"]
+        price = {
+            "observed_on": "2025-12-01",
+            "model": H100,
+            "kind": "lease",
+            "price": 9.99,
+            "currency": "USD",
+            "term": "on_demand",
+            "provider": "Test Cloud",
+            "region": "US",
+            "source": "https://example.test/pricing captured 2025-12-01",
+        }
+        assert (await client.post("/observations", json=price)).status_code == 201
+        after_price = await get(client, "/quote", **params)
+        assert cache.calibrations == fitted + 1
+        assert after_price["rate_per_gpu_hour"] != before["rate_per_gpu_hour"]
+
+
 async def test_start_up_warms_todays_calibration(db_url: str) -> None:
     import anyio
 
