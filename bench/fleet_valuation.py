@@ -5,6 +5,9 @@ throw-away database on that server), migrates and seeds it, bulk-inserts N synth
 (seeded random models, in-service dates, costs, currencies, methods; SQLAlchemy core, in
 chunks), then, in one process and one run:
 
+- ``start-up warm-up``: the server's background start-up work (today's calibration, then
+  today's default fleet question, which reads the register whole), waited for before the
+  phases, so they see what a started server has and compete with nothing;
 - ``export``: the same rows (assets joined to their changes, in id order) exported without
   any valuation: ``COPY (SELECT ...) TO STDOUT WITH CSV`` on PostgreSQL, a plain ``SELECT``
   written by ``csv.writer`` on SQLite. The floor the CSV is compared with.
@@ -294,6 +297,14 @@ async def _drive(url: str, n: int) -> list[dict[str, Any]]:
     counted = Counted()
     results = []
     async with app.router.lifespan_context(app):
+        # Start-up's background work (today's calibration, then today's default fleet
+        # question: the register read whole and its book values), waited for so that it
+        # competes with no phase; the phases then see what a started server has.
+        started, before = _clocks(), rss_mb()
+        warming = resources(app).warm_up
+        if warming is not None:
+            await asyncio.to_thread(warming.join)
+        results.append(_row("start-up warm-up", started, 0, before, rss_mb(), counted.take()))
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             started, before = _clocks(), rss_mb()
