@@ -138,3 +138,28 @@ async def test_start_up_values_todays_default_fleet_question_once(
         warm = (await client.get("/valuations", params={"limit": 2})).json()
         assert sums == 1  # the page's totals were the warm-up's
     assert warm == cold
+
+
+@pytest.mark.parametrize("failure", ["refused", "broken"])
+async def test_a_fleet_warm_up_that_fails_leaves_start_up_serving(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, failure: str
+) -> None:
+    """A question the service refuses (no rate for a currency) is for a page to say, quietly;
+    anything else is logged; either way start-up goes on and quotes are served."""
+    from service.errors import InvalidInput
+    from service.valuation import fleet_router
+
+    def fail(*_: object) -> None:
+        if failure == "refused":
+            raise InvalidInput("no rate for XYZ")
+        raise RuntimeError("broken")
+
+    monkeypatch.setattr(fleet_router, "warm", fail)
+    app = create_app(settings_for(db_url, warm_calibration=True))
+    state = resources(app)
+    async with app.router.lifespan_context(app), make_client(app, None) as client:
+        assert state.warm_up is not None
+        await anyio.to_thread.run_sync(state.warm_up.join)
+        assert (await client.get("/quote", params={"model": H100})).status_code == 200
+    logged = "warming the fleet's default question failed" in caplog.text
+    assert logged == (failure == "broken")

@@ -196,3 +196,51 @@ def test_the_migrations_of_defaults_carry_the_defaults_the_engine_ships() -> Non
         spec = shipped[change.name]
         assert change.new == (spec.default, spec.reason), change.name
         assert change.bounds == (spec.minimum, spec.maximum, spec.unit), change.name
+
+
+def test_a_move_of_defaults_never_leaves_a_row_outside_its_bounds_nor_undoes_an_admin(
+    empty_url: str,
+) -> None:
+    """``assumption_defaults``: a seeded row whose own bounds exclude the new default stays; a
+    row the step moved and an admin changed since is not put back by the downgrade; a name
+    that was never seeded is skipped both ways."""
+    from service.assumption_defaults import Change, downgrade, upgrade
+
+    schema.upgrade(empty_url)
+    engine = make_engine(empty_url)
+    insert = text(
+        "INSERT INTO assumptions (name, value, unit, minimum, maximum, reason, revision,"
+        " updated_at) VALUES (:n, :v, 'u', :lo, :hi, 'seeded', 1, '2026-06-01 00:00:00')"
+    )
+    moves = (
+        Change("narrow", 1.0, (5.0, "new"), (0.0, 2.0, "u")),  # 5 is outside its own [0, 2]
+        Change("edited", 1.0, (1.5, "new"), (0.0, 2.0, "u")),
+        Change("absent", 1.0, (1.5, "new"), (0.0, 2.0, "u")),
+    )
+    try:
+        with engine.begin() as connection:
+            for name in ("narrow", "edited"):
+                connection.execute(insert, {"n": name, "v": 1.0, "lo": 0.0, "hi": 2.0})
+            upgrade(connection, moves, "migration test")
+            # an admin writes the moved row (PUT /assumptions audits it under its key's name)
+            connection.execute(
+                text(
+                    "UPDATE assumptions SET value = 1.75, revision = revision + 1"
+                    " WHERE name = 'edited'"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after)"
+                    " VALUES ('2026-06-02 00:00:00', 'admin', 'update', 'assumption', 'edited',"
+                    " '{}', '{}')"
+                )
+            )
+            downgrade(connection, moves, "migration test")
+            rows = {
+                name: value
+                for name, value in connection.execute(text("SELECT name, value FROM assumptions"))
+            }
+        assert rows == {"narrow": 1.0, "edited": 1.75}
+    finally:
+        engine.dispose()
