@@ -282,21 +282,9 @@ class Register:
             int(self.life[i]),
             date.fromordinal(int(self.start[i]) + EPOCH),
             cast(Method, self.methods[int(self.method[i])]),
-            tuple(
-                Change(
-                    date.fromisoformat(f"{c.effective_month}-01"), c.new_life_months, c.new_salvage
-                )
-                for c in self.changes
-                if c.index == i
-            ),
+            changes_of(self.changes, i),
         )
-        rows = terms.schedule()
-        first = rows[0].month
-        row = (closed.year - first.year) * 12 + closed.month - first.month
-        if row < 0:
-            return -1, int(cents(terms.cost) * 100)
-        row = min(row, len(rows) - 1)
-        return row, int(rows[row].book_value * 100)
+        return closing_on_schedule(terms, closed)
 
     def carry_books(self, old: Register) -> None:
         """Take over ``old``'s book values for the assets whose book terms are the same in
@@ -321,6 +309,28 @@ class Register:
                 computed = self._book(closed, fresh)
                 row[fresh], value[fresh] = computed.row, computed.cents
             self.books[closed] = Book(row=row, cents=value)
+
+
+def changes_of(changes: Iterable[Any], i: int) -> tuple[Change, ...]:
+    """Asset ``i``'s changes of estimate, from rows with ``index``, ``effective_month``,
+    ``new_life_months`` and ``new_salvage``."""
+    return tuple(
+        Change(date.fromisoformat(f"{c.effective_month}-01"), c.new_life_months, c.new_salvage)
+        for c in changes
+        if c.index == i
+    )
+
+
+def closing_on_schedule(terms: BookTerms, closed: date) -> tuple[int, int]:
+    """(row, book value in cents) at the closed month, from the exact schedule: for terms the
+    vectorised closing values leave to it; before the first month, row -1 at cost."""
+    rows = terms.schedule()
+    first = rows[0].month
+    row = (closed.year - first.year) * 12 + closed.month - first.month
+    if row < 0:
+        return -1, int(cents(terms.cost) * 100)
+    row = min(row, len(rows) - 1)
+    return row, int(rows[row].book_value * 100)
 
 
 def _change_rows(ids: Ints, changes: list[tuple[Any, ...]]) -> list[ChangeRow]:

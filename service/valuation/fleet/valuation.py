@@ -23,14 +23,14 @@ import numpy.typing as npt
 from service import engine
 from service.engine.book import METHOD_CODES, closing_book_values, round_cents
 from service.engine.by_age import ModelValues
-from service.engine.schedule import Change, Method
+from service.engine.schedule import Method
 from service.engine.types import Premise, cents
 from service.errors import FieldError, InvalidInput
 from service.finance.service import BookTerms
 from service.valuation.fleet.ages import EPOCH, ages_in_months, closed_month, first_days, months_of
 from service.valuation.fleet.fx import Rate
 from service.valuation.fleet.lines import Fair, FairTable, Ints, Lines, Regime
-from service.valuation.fleet.register import Register
+from service.valuation.fleet.register import Register, changes_of, closing_on_schedule
 from service.valuation.fleet.repository import AssetBatch, gc_paused
 from service.valuation.fleet.totals import Totals
 from service.valuation.service import Context
@@ -316,22 +316,10 @@ class FleetValuation:
             batch.life_months[i],
             batch.in_service_on[i],
             cast(Method, batch.method[i]),
-            tuple(
-                Change(
-                    date.fromisoformat(f"{c.effective_month}-01"), c.new_life_months, c.new_salvage
-                )
-                for c in batch.changes
-                if c.index == i
-            ),
+            changes_of(batch.changes, i),
         )
-        rows = terms.schedule()
         self.schedules += 1
-        first = rows[0].month
-        index = (self.closed.year - first.year) * 12 + self.closed.month - first.month
-        if index < 0:
-            return -1, int(cents(terms.cost) * 100)
-        row = min(index, len(rows) - 1)
-        return row, int(rows[row].book_value * 100)
+        return closing_on_schedule(terms, self.closed)
 
     def _convert(self, amount: Ints, source: list[str], target: list[str]) -> Ints:
         """Cents in ``source`` currency to cents in ``target``, through US dollars."""
