@@ -2,10 +2,11 @@
 
 :func:`service.engine.schedule.monthly_schedule` lists one asset's months to the end of its life
 in exact arithmetic; a fleet valuation needs only one number per asset, the book value at the
-close of one month. :func:`closing_book_values` computes that number for every asset at once,
-month by month from the in-service month up to that month only, and gives the same cents as
-the schedule (the tests compare both over thousands of random assets, every method, with
-changes of life and salvage).
+close of one month. :func:`closing_book_values` computes that number for every asset at once:
+straight line in closed form (the same cents every whole month, :func:`_straight_line`), the
+other methods month by month from the in-service month up to that month only. It gives the
+same cents as the schedule (the tests compare both over thousands of random assets, every
+method, with changes of life and salvage).
 
 How it stays equal to the cent. The schedule's monthly amount is the closed form of its
 method on a running *unrounded* balance (module doc of :mod:`service.engine.schedule`):
@@ -34,6 +35,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -79,10 +81,15 @@ def round_cents(amount: Floats) -> Ints:
     part = scaled - whole
     out = (whole + (part >= 0.5)).astype(np.int64)
     doubtful = np.flatnonzero((np.abs(part - 0.5) < _TIE) | (scaled >= _LARGEST))
-    for i in doubtful:
-        exact = Decimal(repr(float(amount[i]))).quantize(_CENT, rounding=ROUND_HALF_UP)
-        out[i] = int(exact * 100)
+    if doubtful.size:
+        out[doubtful] = [_half_up(x) for x in amount[doubtful].tolist()]
     return out
+
+
+@lru_cache(maxsize=1 << 14)  # a month's amount of one asset recurs month after month
+def _half_up(amount: float) -> int:
+    """One amount in cents, half up on its shortest decimal."""
+    return int(Decimal(repr(amount)).quantize(_CENT, rounding=ROUND_HALF_UP) * 100)
 
 
 def closing_book_values(
@@ -151,8 +158,20 @@ def closing_book_values(
     settled = exact & ~macrs & ~has_change & (target >= last_row)
     row[settled] = last_row[settled]
     book[settled] = salvage_c[settled]
+    # Straight line with no change of estimate, in the middle of its life: in closed form.
+    level = _straight_line(
+        exact & (method == _SL) & ~has_change & ~settled & (target >= 0),
+        target,
+        cost_c,
+        salvage_c,
+        life,
+        n1,
+        dim,
+        row,
+        book,
+    )
     _depreciate(
-        exact & ~macrs & ~settled & ((target >= 0) | has_change),
+        exact & ~macrs & ~settled & ~level & ((target >= 0) | has_change),
         target,
         cost_c,
         salvage_c,
@@ -168,6 +187,74 @@ def closing_book_values(
     )
     _macrs(exact & macrs & (target >= 0), target, cost_c, life, month, n1, dim, row, book, exact)
     return BookValues(row=row, book_cents=book, exact=exact)
+
+
+# --- straight line in closed form -------------------------------------------------------------
+
+#: Bound on the relative error of one float operation (2⁻⁵², twice the unit roundoff).
+_EPS = 2.0**-52
+
+
+def _straight_line(
+    candidates: Bools,
+    target: Ints,
+    cost_c: Ints,
+    salvage_c: Ints,
+    life: Ints,
+    n1: Ints,
+    dim: Ints,
+    row: Ints,
+    book: Ints,
+) -> Bools:
+    """Straight-line assets closed at a month before their last (``target`` ≥ 0, no change of
+    estimate) without stepping through the months; returns the assets valued here.
+
+    The schedule's straight line recomputes each month's amount from the running balance,
+    ``(B_k - S)·w/L_k``. Its first month (weight w = days in service over days in the month,
+    ``L_0`` = the life) gives ``a_0 = (B_0 - S)·w/L``; every later month before the last is a
+    whole month (w = 1) with ``L_k = L_{k-1} - 1``, and ``(B_k - S)/L_k`` is then the same
+    number ``x = (B_0 - S)(L - w)/(L·L_1)`` each month: ``(B_k - S) = x·L_k`` holds for k = 1
+    and carries to k + 1 because ``B_{k+1} = B_k - x``. So every such month posts the same cents,
+    ``round(x)``, and the book value after month t is ``max(C - round(a_0) - t·round(x), S)``
+    (each month posts at most what is left above the salvage).
+
+    The schedule computes ``x`` in floating point month by month, so its months' amounts
+    agree with the second month's only to a few units in the last place, growing with the
+    months (each subtraction from the balance errs by at most ε·C, and the straight line
+    carries an error of the balance into the next amount divided by the months left, ≥ 1).
+    The cents agree wherever the second month's amount lies farther than that drift from a
+    half cent (rounding half up only jumps there), which is all but a vanishing share of
+    assets: the others, and amounts large enough to be rounded one by one, are stepped as
+    the schedule steps them. Straight line as in :mod:`service.engine.schedule` (IAS 16 ¶62,
+    the straight-line method; ASC 360-10-35).
+    """
+    level = np.zeros(len(cost_c), dtype=np.bool_)
+    idx = np.flatnonzero(candidates)
+    if idx.size == 0:
+        return level
+    c = cost_c[idx]
+    s = salvage_c[idx]
+    t = target[idx]
+    d = dim[idx]
+    lf = life[idx]
+    w1n = n1[idx]
+    salvage = s / 100.0
+    running = c / 100.0  # the schedule's first balance, float(cost)
+    left0 = (lf * d) / d
+    x0 = np.maximum(running - salvage, 0.0) * (w1n / d) / left0
+    x1 = np.maximum((running - x0) - salvage, 0.0) * 1.0 / ((lf * d - w1n) / d)
+    scaled = x1 * 100.0
+    part = scaled - np.floor(scaled)
+    drift = 100.0 * 8.0 * _EPS * ((t + 2) * running + 3.0 * x1)
+    safe = (np.abs(part - 0.5) > _TIE + drift) & (scaled + drift < _LARGEST)
+    first = round_cents(x0)
+    later = round_cents(np.where(safe, x1, 0.0))
+    value = np.maximum(np.maximum(c - first, s) - t * later, s)
+    ok = idx[safe]
+    row[ok] = t[safe]
+    book[ok] = value[safe]
+    level[ok] = True
+    return level
 
 
 # --- the methods other than MACRS -------------------------------------------------------------

@@ -195,3 +195,48 @@ def test_terms_the_schedule_refuses_are_left_to_it() -> None:
     got = _vectorised(assets, (2024, 6))
     assert not got.exact.any()
     assert all(_expected(a, (2024, 6)) is None for a in assets)
+
+
+def test_straight_line_in_closed_form_equals_the_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Straight line without changes is valued in closed form, except where the months'
+    amounts lie near a half cent (exact ties, built here on purpose), which are stepped: both
+    paths agree with the schedule, at costs up to ten million and salvage near the cost."""
+    import service.engine.book as book
+
+    stepped: list[int] = []
+    step = book._depreciate
+
+    def counted(live: np.ndarray, *args: object) -> None:
+        stepped.append(int(np.count_nonzero(live)))
+        step(live, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(book, "_depreciate", counted)
+    rng = random.Random("straight-line")
+    assets = []
+    for k in range(600):
+        life = rng.choice([1, 2, 3, 12, 36, 60, 61, 72, 120, 240])
+        in_service = date(rng.randint(2018, 2025), rng.randint(1, 12), rng.choice([1, 1, 15, 28]))
+        if k % 4 == 0:  # (cost - salvage) / life on a half cent exactly: a tie every month
+            cost = life * (rng.randint(1, 50_000) + 0.005)
+            cost = round(cost, 2) if round(cost, 2) == cost else float(life)
+            salvage = 0.0
+        else:
+            cost = round(rng.uniform(0.01, 10_000_000), 2)
+            share = rng.choice([0.0, 0.05, 0.5, 0.999])
+            salvage = round(cost * share, 2)
+        assets.append(Terms(cost, salvage, life, in_service, "straight_line"))
+    valued = in_life = steps = 0
+    for closed in [(2018, 6), (2020, 1), (2022, 7), (2024, 2), (2025, 12), (2031, 3)]:
+        stepped.clear()
+        done, refused = _compare(assets, closed)
+        valued += done
+        assert refused == 0
+        in_life += sum(
+            0 <= (closed[0] - a.in_service.year) * 12 + closed[1] - a.in_service.month < a.life - 1
+            for a in assets
+        )
+        steps += sum(stepped)
+    assert valued == 6 * len(assets)
+    # most assets in the middle of their life skip the stepping; the ties (a quarter) do not
+    assert in_life > 500
+    assert 0 < steps < in_life / 2

@@ -248,8 +248,9 @@ class Register:
     def _book(self, closed: date, index: Ints) -> Book:
         """Book values of the assets at ``index``: :func:`closing_book_values` for all at once,
         the exact schedule for terms it leaves to it (the schedule explains a refusal)."""
-        at = {int(i): k for k, i in enumerate(index.tolist())}
-        changes = [c for c in self.changes if c.index in at]
+        at = np.full(len(self), -1, dtype=np.int64)  # asset → its position in ``index``
+        at[index] = np.arange(len(index))
+        changes = [c for c in self.changes if at[c.index] >= 0]
         start = self.start[index]
         months = months_of(start)
         codes = np.array([_CODES.get(m, -1) for m in self.methods], dtype=np.int64)
@@ -263,7 +264,7 @@ class Register:
             day=start - first_days(months) + 1,
             closed_year=closed.year,
             closed_month=closed.month,
-            change_asset=[at[c.index] for c in changes],
+            change_asset=[int(at[c.index]) for c in changes],
             change_year=[int(c.effective_month[:4]) for c in changes],
             change_month=[int(c.effective_month[5:7]) for c in changes],
             change_life=[c.new_life_months for c in changes],
