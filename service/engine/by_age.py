@@ -13,7 +13,9 @@ compare both at every age they draw, to 1e-9 relative): the same formulas, in th
 from the same state (module doc of :mod:`service.engine.valuation` for the method). The income
 approach, the costly one, runs over all the ages at once (:func:`service.engine.age_grid.
 income_by_age`, NumPy, agreeing with the scalar :meth:`Valuer.value` to the last bits of the
-elementary functions); the market and cost approaches and the weights are the ``Valuer``'s.
+elementary functions); the market and cost approaches are the ``Valuer``'s, in their array forms
+(:meth:`Valuer.market_values`, :meth:`Valuer.cost_values`: the scalar methods' formulas over
+all the ages at once, equal to them to 1e-12 relative), and the weights are the ``Valuer``'s.
 """
 
 from __future__ import annotations
