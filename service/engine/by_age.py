@@ -13,7 +13,9 @@ compare both at every age they draw, to 1e-9 relative): the same formulas, in th
 from the same state (module doc of :mod:`service.engine.valuation` for the method). The income
 approach, the costly one, runs over all the ages at once (:func:`service.engine.age_grid.
 income_by_age`, NumPy, agreeing with the scalar :meth:`Valuer.value` to the last bits of the
-elementary functions); the market and cost approaches and the weights are the ``Valuer``'s.
+elementary functions); the market and cost approaches are the ``Valuer``'s, in their array forms
+(:meth:`Valuer.market_values`, :meth:`Valuer.cost_values`: the scalar methods' formulas over
+all the ages at once, equal to them to 1e-12 relative), and the weights are the ``Valuer``'s.
 """
 
 from __future__ import annotations
@@ -89,25 +91,20 @@ class ModelValues:
 
     def at(self, ages: Sequence[float]) -> AgeValues:
         """Value per GPU and economic life left at each of ``ages`` (months, in [0, 600])."""
-        for age in ages:
-            if not (0.0 <= age <= 600.0 and math.isfinite(age)):
-                raise EngineInputError(
-                    "age_months", f"age_months must be within [0, 600], got {age!r}"
-                )
+        array = np.array(ages, dtype=np.float64)
+        bad = ~((array >= 0.0) & (array <= 600.0))  # NaN compares False: bad too
+        if bad.any():
+            age = ages[int(np.argmax(bad))]
+            raise EngineInputError("age_months", f"age_months must be within [0, 600], got {age!r}")
         v = self._valuer
-        income, end = income_by_age(
-            v.st, v.contracts, v.a, v.reference, np.array(ages, dtype=np.float64)
-        )
+        income, end = income_by_age(v.st, v.contracts, v.a, v.reference, array)
+        market = v.market_values(array)  # Valuer.value's reconciliation, term for term
         wi, wm, wc = v.weights
-        values: list[float] = []
-        for age, income_ in zip(ages, income.tolist(), strict=True):
-            market = v.market_value(age)  # Valuer.value's reconciliation, term for term
-            weighted_market = wm * market if market is not None else 0.0
-            total = wi * income_ + wc * v.cost_value(age) + weighted_market
-            values.append(total * self.factor)
+        weighted_market = wm * market if market is not None else 0.0
+        values = (wi * income + wc * v.cost_values(array) + weighted_market) * self.factor
         return AgeValues(
             ages=tuple(ages),
-            value_per_gpu=tuple(values),
+            value_per_gpu=tuple(values.tolist()),
             remaining_life_months=tuple((end * 12.0).tolist()),
             regime=self.regime,
             frontier_precision=self.frontier_precision,

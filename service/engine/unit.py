@@ -8,14 +8,26 @@ import itertools
 import math
 from functools import lru_cache
 
+import numpy as np
+import numpy.typing as npt
+
 from service.engine.assumptions import Assumptions
 from service.engine.income import HOURS_PER_YEAR, annuity, opex_per_gpu_hour
 from service.engine.path import UnitEconomics
 from service.engine.types import ModelSpec
 
-__all__ = ["capacity_charge_per_gpu_hour", "remaining_service_life_months", "survival", "unit_of"]
+__all__ = [
+    "capacity_charge_per_gpu_hour",
+    "remaining_service_life_months",
+    "remaining_service_life_months_array",
+    "survival",
+    "survival_array",
+    "unit_of",
+]
 
 _MONTHS_PER_YEAR = 12.0
+
+Floats = npt.NDArray[np.float64]
 
 
 def capacity_charge_per_gpu_hour(capital: float, a: Assumptions) -> float:
@@ -40,6 +52,17 @@ def survival(a: Assumptions, age_months: float) -> float:
     if age_months >= a.physical_life_months:
         return 0.0
     return _gompertz(a, age_months)
+
+
+def survival_array(a: Assumptions, ages_months: Floats) -> Floats:
+    """:func:`survival` at each of ``ages_months``, its array form (NumPy): the Gompertz
+    ``S(x) = exp(-h0/g·(e^(g·x) - 1))`` (x in years; ``exp(-h0·x)`` when g = 0), 0 from the
+    physical life on, in the same operations and order (NumPy's exp and expm1 may differ from
+    the math module's in the last bit)."""
+    x = ages_months / _MONTHS_PER_YEAR
+    h0, g = a.failure_hazard_per_year, a.hazard_growth_per_year
+    alive = np.exp(-h0 * x) if abs(g) < 1e-12 else np.exp(-h0 / g * np.expm1(g * x))
+    return np.where(ages_months >= a.physical_life_months, 0.0, alive)
 
 
 @lru_cache(maxsize=64)  # per set of assumptions; overrides make new ones
@@ -68,6 +91,19 @@ def _integral_to(a: Assumptions, age_months: float) -> float:
     return integral[m] + (integral[m + 1] - integral[m]) * share
 
 
+def _integral_to_array(a: Assumptions, ages_months: Floats) -> Floats:
+    """:func:`_integral_to` at each of ``ages_months``: ``I(age)``, linear between the monthly
+    points of :func:`_survival_integral` (``np.searchsorted`` for ``bisect_right``), ages
+    clamped to ``[0, L]``."""
+    grid_, integral_ = _survival_integral(a)
+    grid, integral = np.array(grid_), np.array(integral_)
+    age = np.minimum(np.maximum(ages_months, 0.0), grid[-1])
+    m = np.minimum(np.searchsorted(grid, age, side="right") - 1, len(grid) - 2)
+    share = (age - grid[m]) / (grid[m + 1] - grid[m])
+    result: Floats = integral[m] + (integral[m + 1] - integral[m]) * share
+    return result
+
+
 def remaining_service_life_months(a: Assumptions, age_months: float) -> float:
     """The expected working life left to a unit of ``age_months`` that still works,
     ``∫_a^L S(x) dx / S(a)`` (the mean residual life of a lifetime truncated at the physical
@@ -76,6 +112,17 @@ def remaining_service_life_months(a: Assumptions, age_months: float) -> float:
     if alive <= 0.0:
         return 0.0
     return (_integral_to(a, a.physical_life_months) - _integral_to(a, age_months)) / alive
+
+
+def remaining_service_life_months_array(a: Assumptions, ages_months: Floats) -> Floats:
+    """:func:`remaining_service_life_months` at each of ``ages_months``, its array form
+    (NumPy): ``∫_a^L S(x) dx / S(a)``, the mean residual life of a lifetime truncated at the
+    physical life L, from the same cached integral; 0 where no unit is left (``S(a) = 0``: at
+    and past L, or where the survival underflows)."""
+    alive = survival_array(a, ages_months)
+    ahead = _integral_to(a, a.physical_life_months) - _integral_to_array(a, ages_months)
+    left: Floats = np.divide(ahead, alive, out=np.zeros_like(alive), where=alive > 0.0)
+    return left
 
 
 def unit_of(
