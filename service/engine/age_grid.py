@@ -6,13 +6,14 @@ unit_of`), finds its retirement date (:func:`service.engine.path.end_of_life`) a
 its expected net rents to that date (:func:`service.engine.path.value_at`), a few hundred
 Python float operations per age. :func:`income_by_age` runs the same formulas over an array of
 ages at once: the rent path is the model's, shared by every age, and only the unit's economics
-(life left, age, and whatever else ``unit_of`` makes depend on the age) differ.
+(life left and age) differ.
 
 Source of every formula: the docstrings of the scalar functions named above, which this module
 follows operation for operation, in the same order (the float results agree to rounding: NumPy's
 ``exp``/``log``/``expm1`` may differ from the ``math`` module's in the last bit). The unit's
-economics are read from ``unit_of`` itself, called at each age, so a change of the method there
-(the physical life, the hazard) reaches this module without a copy to keep in step; the tests
+economics are read from ``unit_of`` itself, at age 0, and the two fields that depend on the
+age from its array form beside it (:func:`service.engine.unit.unit_ages`), so a change of the
+method there (the physical life, the hazard) reaches this module without a copy; the tests
 compare :func:`income_by_age` with :func:`income_value` for every released model at several
 dates and ages, past the physical life included.
 """
@@ -30,7 +31,7 @@ from service.engine.assumptions import Assumptions
 from service.engine.income import HOURS_PER_YEAR
 from service.engine.path import _PIECE, RentPath, UnitEconomics
 from service.engine.state import State
-from service.engine.unit import unit_of
+from service.engine.unit import unit_ages, unit_of
 
 __all__ = ["Units", "end_of_life", "income_by_age", "value_at"]
 
@@ -71,7 +72,10 @@ def income_by_age(
     :func:`service.engine.approaches.income_value` returns, ``value_at(path, unit, 0, end)``
     with ``end = end_of_life(path, unit)`` and the unit of ``unit_of`` at that age."""
     scrap = a.scrap_fraction * reference
-    units = Units.of([unit_of(st.spec, a, scrap, float(age), st.capacity) for age in ages])
+    unit = unit_of(st.spec, a, scrap, 0.0, st.capacity)  # the fields the same at any age
+    life_left, age = unit_ages(a, ages)
+    same = {f.name: np.full(len(ages), getattr(unit, f.name)) for f in fields(Units)}
+    units = Units(**{**same, "life_left": life_left, "age": age})
     end = end_of_life(path, units)
     return value_at(path, units, end), end
 

@@ -22,6 +22,7 @@ __all__ = [
     "remaining_service_life_months_array",
     "survival",
     "survival_array",
+    "unit_ages",
     "unit_of",
 ]
 
@@ -150,3 +151,12 @@ def unit_of(
         a.failure_hazard_per_year,
         a.hazard_growth_per_year,
     )
+
+
+def unit_ages(a: Assumptions, ages_months: Floats) -> tuple[Floats, Floats]:
+    """The fields of :func:`unit_of` that depend on the age, at each of ``ages_months`` (its
+    array form; every other field is the same at any age): life left to the physical life and
+    age, in years, by the same operations."""
+    life_left: Floats = np.maximum(a.physical_life_months - ages_months, 0.0) / _MONTHS_PER_YEAR
+    age: Floats = ages_months / _MONTHS_PER_YEAR
+    return life_left, age

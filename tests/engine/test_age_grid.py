@@ -124,3 +124,23 @@ def test_units_past_their_physical_life_are_worth_their_scrap() -> None:
     ends = age_grid.end_of_life(path, grid)
     assert ends.tolist() == [0.0, 0.0]
     assert age_grid.value_at(path, grid, ends).tolist() == [300.0, 10.0]
+
+
+def test_unit_ages_are_the_fields_of_unit_of_at_each_age() -> None:
+    """The array form gives, bit for bit, the life left and age ``unit_of`` gives at each age;
+    every other field of the unit is the same at any age."""
+    from service.engine.assumptions import Assumptions
+    from service.engine.unit import unit_ages, unit_of
+
+    cal = calibration(date(2026, 6, 30))
+    spec = cal.models["nvidia-h100-sxm5-80gb"]
+    a = Assumptions()
+    ages = np.array([0.0, 1e-9, 0.5, 12.0, 59.99, 119.99, 120.0, 120.01, 333.3, 600.0])
+    life_left, age = unit_ages(a, ages)
+    base = unit_of(spec, a, 100.0, 0.0, 1000.0)
+    for k, months in enumerate(ages.tolist()):
+        unit = unit_of(spec, a, 100.0, months, 1000.0)
+        assert (unit.life_left, unit.age) == (life_left[k], age[k])
+        for f in fields(UnitEconomics):
+            if f.name not in ("life_left", "age"):
+                assert getattr(unit, f.name) == getattr(base, f.name)
