@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from service.engine.assumptions import Assumptions
 from service.engine.income import HOURS_PER_YEAR
-from service.engine.path import _PIECE, RentPath, UnitEconomics
+from service.engine.path import PIECE_YEARS, RentPath, UnitEconomics
 from service.engine.state import State
 from service.engine.unit import unit_ages, unit_of
 
@@ -169,7 +169,7 @@ def _value_at(path: RentPath, units: Units, end: Floats) -> Floats:
             on = live & (a < b_seg - 1e-12)
             if not on.any():
                 break
-            b = np.minimum(a + _PIECE, b_seg)
+            b = np.minimum(a + PIECE_YEARS, b_seg)
             width = b - a
             age_mid = units.age + (a + b) / 2.0
             h = np.where(hazardous, units.hazard0 * np.exp(units.hazard_growth * age_mid), 0.0)
@@ -180,7 +180,7 @@ def _value_at(path: RentPath, units: Units, end: Floats) -> Floats:
             flows = flows - cost * _annuity(rate + h, width)
             total = np.where(on, total + np.exp(log_discount) * flows, total)
             log_discount = np.where(on, log_discount - h * width, log_discount)
-            a = a + _PIECE
+            a = a + PIECE_YEARS
     log_discount = log_discount - rate * (end - position)
     value: Floats = np.where(
         end > 0.0, HOURS_PER_YEAR * total + units.scrap * np.exp(log_discount), units.scrap

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from service.engine.income import HOURS_PER_YEAR, annuity
 
 __all__ = [
+    "PIECE_YEARS",
     "RentPath",
     "Segment",
     "UnitEconomics",
@@ -30,7 +31,7 @@ __all__ = [
 
 #: Length (years) of the pieces over which the hazard is held at its mid-point value: a
 #: quarter changes a 10%-a-year hazard by under 1% of itself, and each piece is then exact.
-_PIECE = 0.25
+PIECE_YEARS = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +171,7 @@ def value_at(path: RentPath, unit: UnitEconomics, tau: float, end: float) -> flo
             continue
         a = a_seg
         while a < b_seg - 1e-12:
-            b = min(a + _PIECE, b_seg)
+            b = min(a + PIECE_YEARS, b_seg)
             age_mid = unit.age + (a + b) / 2.0
             h = unit.hazard(age_mid) if unit.hazard0 > 0.0 else 0.0
             log_discount -= unit.rate * (a - position)
