@@ -339,6 +339,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             port=settings.port,
             log_level=settings.log_level,
             log_config=None,
+            access_log=False,  # the service writes its own, with the request id
             timeout_graceful_shutdown=30,
         )
         return 0
@@ -353,6 +354,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         port=settings.port,
         log_level=settings.log_level,
         log_config=None,
+        access_log=False,  # the service writes its own, with the request id
         timeout_graceful_shutdown=30,
     )
     GracefulServer(config, app, drain_s=settings.shutdown_drain_s).run()

@@ -230,4 +230,5 @@ def configure_logging(level: str, *, json_lines: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("uvicorn.access").disabled = True  # our access log carries the request id
+    # our access log carries the request id (and `gpuval serve` turns uvicorn's off)
+    logging.getLogger("uvicorn.access").disabled = True
