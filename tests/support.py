@@ -62,6 +62,18 @@ def drop_database(backend: Backend, url: str) -> None:
 
 
 TEST_SECRET = "test-secret-not-for-production"
+
+#: A whole HGX H100 server booked straight line over five years: an asset every register test
+#: can add (with its own ``tag``).
+HGX_ASSET: dict[str, Any] = {
+    "model": "nvidia-h100-sxm5-80gb",
+    "gpu_count": 8,
+    "in_service_on": "2024-02-29",
+    "acquisition_cost": 250000,
+    "currency": "USD",
+    "book_method": "straight_line",
+    "life_months": 60,
+}
 KEYS: dict[str, str] = {}  # scope -> plaintext key, issued in the template
 
 

@@ -14,7 +14,7 @@ from service.common.clock import today
 from service.state import resources
 from service.ui import HISTORY_POINTS, history_warm_dates, quarter_start_before, quarters_back
 from service.valuation.cache import CAPACITY
-from tests.support import make_client, settings_for
+from tests.support import HGX_ASSET, make_client, settings_for
 
 pytestmark = pytest.mark.anyio
 H100 = "nvidia-h100-sxm5-80gb"
@@ -105,15 +105,7 @@ async def test_start_up_values_todays_default_fleet_question_once(
     process says."""
     from service.valuation import fleet
 
-    asset = {
-        "model": H100,
-        "gpu_count": 8,
-        "in_service_on": "2024-02-29",
-        "acquisition_cost": 250000,
-        "currency": "USD",
-        "book_method": "straight_line",
-        "life_months": 60,
-    }
+    asset = HGX_ASSET
     cold_app = create_app(settings_for(db_url))
     async with cold_app.router.lifespan_context(cold_app), make_client(cold_app, "write") as w:
         for k in range(3):

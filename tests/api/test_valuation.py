@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from service.app import create_app
 from service.state import resources
 from service.valuation.service import months_in_service
-from tests.support import assert_problem, make_client, settings_for
+from tests.support import HGX_ASSET, assert_problem, make_client, settings_for
 
 pytestmark = pytest.mark.anyio
 
@@ -307,16 +307,7 @@ async def test_an_asset_write_refits_nothing_and_an_observation_write_refits_the
     async with make_client(app, "write") as client:
         before = await get(client, "/quote", **params)
         fitted = cache.calibrations
-        asset = {
-            "tag": "EVIDENCE-0001",
-            "model": H100,
-            "gpu_count": 8,
-            "in_service_on": "2024-02-29",
-            "acquisition_cost": 250000,
-            "currency": "USD",
-            "book_method": "straight_line",
-            "life_months": 60,
-        }
+        asset = {**HGX_ASSET, "tag": "EVIDENCE-0001"}
         assert (await client.post("/assets", json=asset)).status_code == 201
         after_asset = await get(client, "/quote", **params)
         assert after_asset["provenance"]["data_version"] == before["provenance"]["data_version"] + 1
