@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy.orm import Session
 
-from service.engine.book import METHOD_CODES, closing_book_values
+from service.engine.book import METHOD_CODES, BookValues, closing_book_values
 from service.engine.schedule import Change, Method
 from service.engine.types import cents
 from service.finance.repository import AssetFilter
@@ -40,7 +40,7 @@ from service.valuation.fleet.repository import (
     register_signature,
 )
 
-__all__ = ["Book", "Register", "Registers"]
+__all__ = ["Book", "Register", "Registers", "closing_values", "method_codes"]
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -250,25 +250,15 @@ class Register:
         the exact schedule for terms it leaves to it (the schedule explains a refusal)."""
         at = np.full(len(self), -1, dtype=np.int64)  # asset → its position in ``index``
         at[index] = np.arange(len(index))
-        changes = [c for c in self.changes if at[c.index] >= 0]
-        start = self.start[index]
-        months = months_of(start)
-        codes = np.array([_CODES.get(m, -1) for m in self.methods], dtype=np.int64)
-        values = closing_book_values(
+        codes = method_codes(self.methods)
+        values = closing_values(
+            start=self.start[index],
             cost=self.cost[index],
             salvage=self.salvage[index],
-            life_months=self.life[index],
+            life=self.life[index],
             method=codes[self.method[index]] if len(codes) else np.zeros(0, np.int64),
-            year=months // 12,
-            month=months % 12 + 1,
-            day=start - first_days(months) + 1,
-            closed_year=closed.year,
-            closed_month=closed.month,
-            change_asset=[int(at[c.index]) for c in changes],
-            change_year=[int(c.effective_month[:4]) for c in changes],
-            change_month=[int(c.effective_month[5:7]) for c in changes],
-            change_life=[c.new_life_months for c in changes],
-            change_salvage=[c.new_salvage for c in changes],
+            changes=[(int(at[c.index]), c) for c in self.changes if at[c.index] >= 0],
+            closed=closed,
         )
         row, book = values.row, values.book_cents
         for k in np.flatnonzero(~values.exact).tolist():
@@ -310,6 +300,45 @@ class Register:
                 computed = self._book(closed, fresh)
                 row[fresh], value[fresh] = computed.row, computed.cents
             self.books[closed] = Book(row=row, cents=value)
+
+
+def method_codes(methods: Sequence[str]) -> Ints:
+    """Each book method's code in :data:`METHOD_CODES` (-1 for a name the engine does not
+    know: the schedule explains the refusal)."""
+    return np.array([_CODES.get(m, -1) for m in methods], dtype=np.int64)
+
+
+def closing_values(
+    *,
+    start: Ints,
+    cost: Floats,
+    salvage: Floats,
+    life: Ints,
+    method: Ints,
+    changes: Sequence[tuple[int, Any]],
+    closed: date,
+) -> BookValues:
+    """:func:`closing_book_values` at the end of ``closed`` of assets in service from
+    ``start`` (days since the epoch), ``method`` as :func:`method_codes` gives it, with their
+    changes of estimate as (the asset's position, a row with ``effective_month``,
+    ``new_life_months`` and ``new_salvage``): the register's and a batch's one call."""
+    months = months_of(start)
+    return closing_book_values(
+        cost=cost,
+        salvage=salvage,
+        life_months=life,
+        method=method,
+        year=months // 12,
+        month=months % 12 + 1,
+        day=start - first_days(months) + 1,
+        closed_year=closed.year,
+        closed_month=closed.month,
+        change_asset=[at for at, _ in changes],
+        change_year=[int(c.effective_month[:4]) for _, c in changes],
+        change_month=[int(c.effective_month[5:7]) for _, c in changes],
+        change_life=[c.new_life_months for _, c in changes],
+        change_salvage=[c.new_salvage for _, c in changes],
+    )
 
 
 def changes_of(changes: Iterable[Any], i: int) -> tuple[Change, ...]:

@@ -21,24 +21,27 @@ import numpy as np
 import numpy.typing as npt
 
 from service import engine
-from service.engine.book import METHOD_CODES, closing_book_values, round_cents
+from service.engine.book import round_cents
 from service.engine.by_age import ModelValues
 from service.engine.schedule import Method
 from service.engine.types import Premise, cents
 from service.errors import FieldError, InvalidInput
 from service.finance.service import BookTerms
-from service.valuation.fleet.ages import EPOCH, ages_in_months, closed_month, first_days, months_of
+from service.valuation.fleet.ages import EPOCH, ages_in_months, closed_month, months_of
 from service.valuation.fleet.fx import Rate
 from service.valuation.fleet.lines import Fair, FairTable, Ints, Lines, Regime
-from service.valuation.fleet.register import Register, changes_of, closing_on_schedule
+from service.valuation.fleet.register import (
+    Register,
+    changes_of,
+    closing_on_schedule,
+    closing_values,
+    method_codes,
+)
 from service.valuation.fleet.repository import AssetBatch, gc_paused
 from service.valuation.fleet.totals import Totals
 from service.valuation.service import Context
 
 __all__ = ["FleetValuation"]
-
-
-_CODES: dict[str, int] = {str(name): code for name, code in METHOD_CODES.items()}
 
 
 def _round_cents(amount: npt.NDArray[np.float64]) -> Ints:
@@ -283,25 +286,14 @@ class FleetValuation:
 
     def _book(self, batch: AssetBatch, start: Ints) -> tuple[Ints, Ints]:
         """(schedule row reported or -1, closing book value in cents) per asset."""
-        changes = batch.changes
-        months = months_of(start)
-        year, month = months // 12, months % 12 + 1
-        day = start - first_days(months) + 1
-        values = closing_book_values(
+        values = closing_values(
+            start=start,
             cost=np.array(batch.cost, dtype=np.float64),
             salvage=np.array(batch.salvage, dtype=np.float64),
-            life_months=np.array(batch.life_months, dtype=np.int64),
-            method=np.array([_CODES.get(m, -1) for m in batch.method], dtype=np.int64),
-            year=year,
-            month=month,
-            day=day,
-            closed_year=self.closed.year,
-            closed_month=self.closed.month,
-            change_asset=[c.index for c in changes],
-            change_year=[int(c.effective_month[:4]) for c in changes],
-            change_month=[int(c.effective_month[5:7]) for c in changes],
-            change_life=[c.new_life_months for c in changes],
-            change_salvage=[c.new_salvage for c in changes],
+            life=np.array(batch.life_months, dtype=np.int64),
+            method=method_codes(batch.method),
+            changes=[(c.index, c) for c in batch.changes],
+            closed=self.closed,
         )
         rows, book = values.row, values.book_cents
         for i in np.flatnonzero(~values.exact).tolist():
