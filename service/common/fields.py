@@ -138,6 +138,12 @@ MarketDate = Annotated[
     ),
 ]
 
+AnswerDate = Annotated[date, BeforeValidator(_iso_date)]
+"""The date of a valuation answer (``as_of``): any calendar date. Unlike a :data:`MarketDate`
+it has no century bound here: a date the engine cannot answer for is refused by the valuation
+service with the dates it can answer for (the first date with enough evidence, the last date a
+projection reaches), which a bound on the field could not name."""
+
 ISO_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
 
 

@@ -24,7 +24,7 @@ from service.engine.income import (
     levelised_rent_factor,
     opex_per_gpu_hour,
 )
-from service.engine.state import MAX_PROJECTION_MONTHS
+from service.engine.state import MAX_PROJECTION_MONTHS, projection_months
 from service.engine.types import (
     PREMISES,
     QUOTE_TERMS,
@@ -82,6 +82,7 @@ __all__ = [
     "income_value",
     "levelised_rent_factor",
     "opex_per_gpu_hour",
+    "projection_months",
     "quote",
     "residual",
 ]

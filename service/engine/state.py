@@ -33,6 +33,7 @@ __all__ = [
     "cal_reference",
     "declines_for",
     "new_equivalent",
+    "projection_months",
     "state_of",
 ]
 
@@ -263,12 +264,7 @@ def state_of(
         raise ValueError(f"as_of {as_of} precedes the calibration date {cal.as_of}")
     if spec.release_date > as_of:
         raise NotReleased(spec.slug, spec.release_date, as_of)
-    horizon = (
-        month_index(as_of) - month_index(cal.as_of) + (as_of.day - cal.as_of.day) / DAYS_PER_MONTH
-    )
-    if horizon > MAX_PROJECTION_MONTHS:
-        last = _add_months(cal.as_of, MAX_PROJECTION_MONTHS)
-        raise BeyondHorizon(cal.as_of, as_of, MAX_PROJECTION_MONTHS, last)
+    horizon = projection_months(cal.as_of, as_of)
     level = _level(cal, segment, provider)
     lam, contracts = declines_for(cal, a)
     support = support_of(spec, fp8, fp4)
@@ -362,6 +358,22 @@ def _inline_multiple(cal: Calibration, spec: ModelSpec) -> float:
         return DEFAULT_MULTIPLE
     mid = len(values) // 2
     return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def projection_months(evidence_on: date, as_of: date) -> float:
+    """Months from the evidence date to ``as_of`` (calendar months plus the day difference
+    over the mean month). Raises :class:`BeyondHorizon`, naming the last date a projection
+    reaches, past :data:`MAX_PROJECTION_MONTHS`: any later date, up to 9999-12-31, is refused
+    here before any date arithmetic on it."""
+    horizon = (
+        month_index(as_of)
+        - month_index(evidence_on)
+        + (as_of.day - evidence_on.day) / DAYS_PER_MONTH
+    )
+    if horizon > MAX_PROJECTION_MONTHS:
+        last = _add_months(evidence_on, MAX_PROJECTION_MONTHS)
+        raise BeyondHorizon(evidence_on, as_of, MAX_PROJECTION_MONTHS, last)
+    return horizon
 
 
 def _add_months(on: date, months: int) -> date:

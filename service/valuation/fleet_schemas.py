@@ -8,7 +8,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from service.api import Page
-from service.common.fields import CurrencyCode, Instant, MarketDate, Slug
+from service.common.fields import AnswerDate, CurrencyCode, Instant, Slug
 from service.finance.schemas import AssetStatus
 from service.valuation.schemas import FxUsed, Premise
 
@@ -18,8 +18,11 @@ class FleetQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    as_of: MarketDate | None = Field(
-        default=None, description="Valuation date; default today (UTC).", examples=["2026-06-30"]
+    as_of: AnswerDate | None = Field(
+        default=None,
+        description="Valuation date; default today (UTC). A date before the first with enough "
+        "evidence, or past the projection horizon, is a 422 naming the dates that work.",
+        examples=["2026-06-30"],
     )
     known_at: Instant | None = Field(
         default=None,

@@ -115,10 +115,10 @@ def get_residual(
     `include=path` this unit's expected value month by month ahead.
     """
     as_of = params.as_of or service.today()
+    ctx = valuer.context(session, as_of=as_of, known_at=params.known_at)  # refuses dates first
     age = service.age_from(
         as_of=as_of, age_months=params.age_months, in_service_on=params.in_service_on
     )
-    ctx = valuer.context(session, as_of=as_of, known_at=params.known_at)
     spec = service.spec_for(ctx, params.model, None)
     answer = service.residual(
         ctx,

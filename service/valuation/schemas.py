@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from service.common.fields import (
+    AnswerDate,
     CurrencyCode,
     Instant,
     MarketDate,
@@ -56,8 +57,10 @@ def _assumption_fields() -> dict[str, Any]:
 class _Common(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    as_of: MarketDate | None = Field(
-        default=None, description="Valuation date; default today (UTC)."
+    as_of: AnswerDate | None = Field(
+        default=None,
+        description="Valuation date; default today (UTC). A date before the first with enough "
+        "evidence, or past the projection horizon, is a 422 naming the dates that work.",
     )
     known_at: Instant | None = Field(
         default=None,

@@ -59,6 +59,7 @@ class Valuer:
         version = current_data_version(session)
         evidence = self._evidence_version(session, version)
         evidence_on = self._evidence_on(session, evidence, as_of, known_at)
+        _engine_call(engine.projection_months, evidence_on, as_of)  # 422 naming the last date
 
         def fit() -> engine.Calibration:
             return engine.calibrate(
@@ -81,7 +82,8 @@ class Valuer:
                 errors=[
                     FieldError(
                         field="as_of",
-                        reason=f"before the first date with enough evidence ({first.isoformat()})"
+                        reason=f"Answers are available from {first.isoformat()}, the first date "
+                        "with enough evidence."
                         if first
                         else "not enough lease observations yet",
                     )
@@ -133,7 +135,15 @@ class Valuer:
                 f"No market observations on or before {as_of.isoformat()}"
                 + (f" recorded by {known_at.isoformat()}" if known_at else "")
                 + f"; choose a later as_of.{when}",
-                errors=[FieldError(field="as_of", reason="before the first observation")],
+                errors=[
+                    FieldError(
+                        field="as_of",
+                        reason=f"Answers are available from {first.isoformat()}, the first date "
+                        "with enough evidence."
+                        if first
+                        else "before the first observation",
+                    )
+                ],
             )
         return evidence_on
 

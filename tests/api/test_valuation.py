@@ -346,20 +346,29 @@ async def test_start_up_warms_todays_calibration(db_url: str) -> None:
 @pytest.mark.parametrize(
     ("params", "reason"),
     [
+        ({"as_of": "0001-01-01"}, "Answers are available from 2023-"),
+        ({"as_of": "1999-12-31"}, "Answers are available from 2023-"),
         ({"as_of": "2000-01-01"}, "Answers are available from 2023-"),
         ({"as_of": "2100-12-31"}, "projections reach"),
+        ({"as_of": "9999-12-31"}, "projections reach"),
+        ({"as_of": "9999-12-31", "in_service_on": "2024-01-31"}, "projections reach"),
         ({"model": "nvidia-b200-sxm-180gb", "as_of": "2024-06-01"}, "released on 2024-11-01"),
     ],
 )
 async def test_dates_without_an_answer_are_422_saying_which_dates_work(
     client: httpx.AsyncClient, params: dict[str, str], reason: str
 ) -> None:
-    for path in ("/quote", "/residual"):
+    paths = ("/residual",) if "in_service_on" in params else ("/quote", "/residual")
+    for path in paths:
         response = await client.get(path, params={"model": A100, **params})
         assert_problem(response, 422)
         body = response.json()
         assert reason in body["detail"] + " ".join(e["reason"] for e in body["errors"])
         assert [e["field"] for e in body["errors"]] == ["query.as_of"]
+    if "in_service_on" not in params:  # the same refusal for a quote in a body
+        body = assert_problem(await client.post("/quote", json={"model": A100, **params}), 422)
+        assert reason in body["detail"] + " ".join(e["reason"] for e in body["errors"])
+        assert [e["field"] for e in body["errors"]] == ["body.as_of"]
 
 
 async def test_a_date_after_the_evidence_is_a_projection(client: httpx.AsyncClient) -> None:

@@ -379,7 +379,9 @@ BAD = [
     ({"as_of": "2026-02-30"}, 422, "as_of"),
     ({"as_of": "yesterday"}, 422, "as_of"),
     ({"as_of": "1999-12-31"}, 422, "as_of"),
+    ({"as_of": "0001-01-01"}, 422, "as_of"),
     ({"as_of": "2005-01-01"}, 422, "as_of"),  # before the first observation
+    ({"as_of": "9999-12-31"}, 422, "as_of"),  # past the projection horizon
     ({"known_at": "2026-01-01T00:00:00"}, 422, "query"),  # no time zone
     ({"known_at": "soon"}, 422, "known_at"),
     ({"known_at": "2001-01-01T00:00:00Z"}, 422, "as_of"),  # nothing recorded by then
@@ -442,6 +444,23 @@ async def test_a_known_at_answer_ignores_later_observations(client: httpx.AsyncC
     assert (await get_csv(client, **pinned)).content == before.content
     latest = await get_csv(client)  # the new price is evidence for an answer without known_at
     assert parse(latest.text)[0] != parse(before.text)[0]
+
+
+@pytest.mark.parametrize(
+    ("as_of", "says"),
+    [
+        ("0001-01-01", "Answers are available from 2023-"),
+        ("2005-01-01", "Answers are available from 2023-"),
+        ("2101-01-01", "projections reach"),
+        ("9999-12-31", "projections reach"),
+    ],
+)
+async def test_a_date_without_an_answer_names_the_dates_that_work(
+    reader: httpx.AsyncClient, as_of: str, says: str
+) -> None:
+    for fmt in ("json", "csv"):
+        response = await reader.get("/valuations", params={"as_of": as_of, "format": fmt})
+        assert says in assert_problem(response, 422, "as_of")["detail"]
 
 
 async def test_a_model_without_a_price_on_as_of_is_refused_before_the_csv_starts(
