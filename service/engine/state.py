@@ -4,6 +4,7 @@ regime path, the path from ``as_of`` on, and the owner's economics of a unit of 
 
 from __future__ import annotations
 
+import calendar
 import math
 from dataclasses import dataclass
 from datetime import date
@@ -377,8 +378,9 @@ def projection_months(evidence_on: date, as_of: date) -> float:
 
 
 def _add_months(on: date, months: int) -> date:
-    index = month_index(on) + months
-    year, month = divmod(index, 12)
+    """``on`` moved ``months`` calendar months on, the day clamped to the month's end: the
+    last date :func:`projection_months` accepts (the same day, 60 months later)."""
+    year, month0 = divmod(month_index(on) + months, 12)
     if year > 9999:
-        return date(9999, 12, 31)
-    return date(year, month + 1, 1)
+        return date.max
+    return date(year, month0 + 1, min(on.day, calendar.monthrange(year, month0 + 1)[1]))

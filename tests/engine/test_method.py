@@ -6,17 +6,19 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
-from datetime import date
+from datetime import date, timedelta
 from typing import cast
 
 import pytest
 
 from service.engine import (
+    MAX_PROJECTION_MONTHS,
     BeyondHorizon,
     CalibrationUnavailable,
     NotReleased,
     calibrate,
     fair_lease_rate,
+    projection_months,
     quote,
     residual,
 )
@@ -251,6 +253,24 @@ def test_a_date_after_the_evidence_is_a_projection_with_a_wider_band() -> None:
     assert later.high / later.low > now.high / now.low
     with pytest.raises(BeyondHorizon):
         quote(cal, a100, term="on_demand", as_of=date(9999, 12, 31))
+
+
+def test_the_projection_horizon_names_the_last_date_a_projection_reaches() -> None:
+    for evidence, last in (
+        (date(2026, 6, 25), date(2031, 6, 25)),
+        (date(2026, 1, 31), date(2031, 1, 31)),
+        (date(2026, 3, 31), date(2031, 3, 31)),
+        (date(2025, 8, 31), date(2030, 8, 31)),
+        (date(2026, 12, 31), date(2031, 12, 31)),
+        (date(2024, 2, 29), date(2029, 2, 28)),
+    ):
+        assert projection_months(evidence, evidence) == 0.0
+        assert projection_months(evidence, last) <= MAX_PROJECTION_MONTHS
+        for late in (last + timedelta(days=1), date(2100, 12, 31), date(9999, 12, 31)):
+            with pytest.raises(BeyondHorizon) as refused:
+                projection_months(evidence, late)
+            assert refused.value.last == last
+            assert f"projections reach {last.isoformat()}" in refused.value.reason
 
 
 @pytest.mark.parametrize("slug", TRADED[:4])
