@@ -80,13 +80,7 @@ class Valuer:
                 f"Too little market evidence on or before {as_of.isoformat()} to calibrate: "
                 f"{exc.seen} lease observations, {exc.needed} needed.{when}",
                 errors=[
-                    FieldError(
-                        field="as_of",
-                        reason=f"Answers are available from {first.isoformat()}, the first date "
-                        "with enough evidence."
-                        if first
-                        else "not enough lease observations yet",
-                    )
+                    FieldError(field="as_of", reason=_first_date(first, "not enough evidence yet"))
                 ],
             ) from exc
         self.metrics.calibration_seconds.set(entry.seconds)
@@ -136,13 +130,7 @@ class Valuer:
                 + (f" recorded by {known_at.isoformat()}" if known_at else "")
                 + f"; choose a later as_of.{when}",
                 errors=[
-                    FieldError(
-                        field="as_of",
-                        reason=f"Answers are available from {first.isoformat()}, the first date "
-                        "with enough evidence."
-                        if first
-                        else "before the first observation",
-                    )
+                    FieldError(field="as_of", reason=_first_date(first, "no observations yet"))
                 ],
             )
         return evidence_on
@@ -225,6 +213,13 @@ def _digest(engine_digest: str, fx: engine.Converted | None) -> str:
         return engine_digest
     text = f"{engine_digest}|{fx.currency}|{fx.usd_per_unit!r}|{fx.month_used}"
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _first_date(first: date | None, otherwise: str) -> str:
+    """The reason an ``as_of`` is too early: the first date with enough evidence, if any."""
+    if first is None:
+        return otherwise
+    return f"Answers are available from {first.isoformat()}, the first date with enough evidence."
 
 
 def _engine_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
