@@ -46,9 +46,9 @@ class LevelSettings:
     about three months (φ = 0.8). ``sigma`` is the spread of one seller-normalised card around
     the level; the calibration replaces it with the data's robust scale. ``shift_run``:
     outlying evidence months in a row, on one side, that signal a level shift (0: never). Two,
-    the fewest that can tell a shift from a one-month outlier; the backtest's errors were the
-    same to 0.1 point with the widening halved or doubled, or with gaps of up to three months
-    between the two allowed or not.
+    the fewest that can tell a shift from a one-month outlier. The backtest's errors were the
+    same to 0.1 point with the widening halved or doubled, and whether the two months had to be
+    adjacent, at most three months apart, or (as here) any two evidence months in a row.
     """
 
     q_level: float = 0.03**2
